@@ -1,0 +1,61 @@
+"""The model registry: ``@register_model`` entry points, ``create_model`` and ``list_models`` (timm's shape).
+
+An entry point is a function returning a LightningModule; its name is the registry name. Adding a model
+touches one file (the entry point beside its class) and one import line (``zoo/methods/__init__.py``).
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import lightning as L
+
+from zoo.errors import ConfigError, UnknownModelError
+
+EntryPoint = Callable[..., L.LightningModule]
+F = TypeVar("F", bound=EntryPoint)
+
+_entry_points: dict[str, EntryPoint] = {}
+
+
+def register_model(fn: F) -> F:
+    """Register ``fn`` under ``fn.__name__``; a second registration of the same name is an error."""
+    name = fn.__name__
+    if name in _entry_points:
+        other = _entry_points[name]
+        raise ConfigError(
+            f"model name {name!r} is already registered by {other.__module__}.{other.__qualname__}; "
+            "choose another name for the entry point"
+        )
+    _entry_points[name] = fn
+    return fn
+
+
+def list_models(pattern: str | list[str] = "*") -> list[str]:
+    """Sorted registered names matching ``pattern`` (fnmatch wildcards; a list means any of them)."""
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    return sorted(name for name in _entry_points if any(fnmatch.fnmatchcase(name, p) for p in patterns))
+
+
+def is_model(name: str) -> bool:
+    return name in _entry_points
+
+
+def model_entrypoint(name: str) -> EntryPoint:
+    """The entry point registered as ``name``; an unknown name suggests the closest registered ones."""
+    try:
+        return _entry_points[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_entry_points), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise UnknownModelError(
+            f"unknown model {name!r}; {hint}`zoo list` (or zoo.list_models()) shows the registered names"
+        ) from None
+
+
+def create_model(name: str, **kwargs: Any) -> L.LightningModule:
+    """Build the registered model ``name`` with keyword hyperparameters, e.g.
+    ``create_model("vae", in_shape=(1, 28, 28), latent_dim=16)``."""
+    return model_entrypoint(name)(**kwargs)
