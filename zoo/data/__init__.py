@@ -1,0 +1,21 @@
+"""LightningDataModules for the zoo.
+
+Every loader yields ``(x, y)``: x float32 in [0, 1] of shape (N, C, H, W), y int64 of shape (N,).
+
+``DigitsDataModule`` (scikit-learn's bundled 8×8 digits) is the embedded default: no download, no disk.
+"""
+
+from zoo.data.base import ImageDataModule, zoo_home
+from zoo.data.digits import DigitsDataModule
+from zoo.data.folder import ImageFolderDataModule
+from zoo.data.torchvision_datasets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+
+__all__ = [
+    "CIFAR10DataModule",
+    "DigitsDataModule",
+    "FashionMNISTDataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "zoo_home",
+]

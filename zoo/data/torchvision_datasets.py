@@ -1,0 +1,217 @@
+"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision's dataset classes.
+
+Files live under ``root`` = ``data_dir``, else ``$ZOO_HOME/data``, in torchvision's own layout
+(``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``, ``<root>/cifar-10-batches-py``), so a folder that
+torchvision already filled is reused as is. ``prepare_data()`` makes the files available, downloading
+through torchvision when ``download=True``; a dataset that is absent and cannot be downloaded raises
+:class:`~zoo.errors.DatasetNotFoundError` saying what is missing, where it looked and how to get it.
+
+Fashion-MNIST is also found offline: the Debian package ``dataset-fashion-mnist`` installs its four gz
+files in ``/usr/share/datasets/fashion-mnist``; they (or the same files in a flat ``data_dir``) are
+decompressed once into ``<root>/FashionMNIST/raw``, where torchvision reads them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from torch.utils.data import Dataset
+from torchvision import datasets
+from torchvision.datasets import VisionDataset
+
+from zoo.data.base import ImageDataModule, image_transform
+from zoo.errors import DatasetNotFoundError
+
+__all__ = ["CIFAR10DataModule", "FASHION_MNIST_SYSTEM_DIRS", "FashionMNISTDataModule", "MNISTDataModule"]
+
+#: Where system packages put Fashion-MNIST (Debian's ``dataset-fashion-mnist``); searched after ``data_dir``.
+FASHION_MNIST_SYSTEM_DIRS: list[str] = ["/usr/share/datasets/fashion-mnist"]
+
+# The uncompressed names torchvision's MNIST/FashionMNIST read from <root>/<Class>/raw.
+_IDX_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+)
+
+
+class _TorchvisionDataModule(ImageDataModule):
+    """A torchvision dataset with ``train=True/False`` splits, found on disk or downloaded.
+
+    A subclass sets the torchvision class, the native shape and the files (relative to ``root``) whose
+    presence means the dataset is there.
+    """
+
+    dataset_cls: ClassVar[type[VisionDataset]]
+    required_files: ClassVar[tuple[str, ...]]
+    #: how to get the files by hand, for the error message
+    how_to_get: ClassVar[str] = ""
+    num_classes = 10
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | None = None,
+        download: bool = True,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        size: int | None = None,
+        seed: int = 0,
+        val_size: int | float = 5000,
+    ) -> None:
+        super().__init__(
+            data_dir=data_dir, batch_size=batch_size, num_workers=num_workers, size=size, seed=seed,
+            val_size=val_size,
+        )
+        self.download = download
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset_cls.__name__
+
+    def prepare_data(self) -> None:
+        if not self._missing():
+            return
+        if not self.download:
+            raise self._not_found("download=False, so nothing was downloaded")
+        try:
+            self.dataset_cls(self.root, train=True, download=True)
+        # URLError is an OSError; torchvision turns some download failures into RuntimeError.
+        except (OSError, RuntimeError) as error:
+            raise self._not_found(f"the download failed: {error}") from error
+        if self._missing():
+            raise self._not_found("the download finished but left files missing")
+
+    def load_train(self) -> Dataset:
+        return self._dataset(train=True)
+
+    def load_test(self) -> Dataset:
+        return self._dataset(train=False)
+
+    def _dataset(self, *, train: bool) -> Dataset:
+        if self._missing():
+            raise self._not_found("prepare_data() has not made them available (a Trainer calls it first)")
+        try:
+            transform = image_transform(size=self.size)
+            return self.dataset_cls(self.root, train=train, transform=transform, download=False)
+        except RuntimeError as error:  # torchvision's "not found or corrupted": a file fails its md5 check
+            raise DatasetNotFoundError(
+                f"{self.dataset_name} files under {self.root} are present but torchvision rejects them "
+                f"({error}); delete them and run again with download=True"
+            ) from error
+
+    def _missing(self) -> list[Path]:
+        return [path for path in (self.root / name for name in self.required_files) if not path.is_file()]
+
+    def _searched_dirs(self) -> list[Path]:
+        return sorted({path.parent for path in (self.root / name for name in self.required_files)})
+
+    def _describe_missing(self) -> str:
+        return ", ".join(path.name for path in self._missing())
+
+    def _layout_hint(self) -> str:
+        return "them under " + ", ".join(f"{path.relative_to(self.root)}/" for path in self._searched_dirs())
+
+    def _not_found(self, reason: str) -> DatasetNotFoundError:
+        missing = self._describe_missing()
+        searched = ", ".join(str(path) for path in self._searched_dirs())
+        fixes = [
+            f"pass data_dir= a folder holding {self._layout_hint()}",
+            "allow download=True (needs network access)",
+        ] + ([self.how_to_get] if self.how_to_get else [])
+        return DatasetNotFoundError(
+            f"{self.dataset_name} not found: missing {missing}; looked in {searched}; {reason}. "
+            f"To fix: {'; or '.join(fixes)}."
+        )
+
+
+class MNISTDataModule(_TorchvisionDataModule):
+    """MNIST handwritten digits, (1, 28, 28); 60000 train (minus ``val_size``) / 10000 test."""
+
+    dataset_cls = datasets.MNIST
+    native_shape = (1, 28, 28)
+    nominal_train_size = 60000
+    required_files = tuple(f"MNIST/raw/{name}" for name in _IDX_FILES)
+
+
+class CIFAR10DataModule(_TorchvisionDataModule):
+    """CIFAR-10 colour images, (3, 32, 32); 50000 train (minus ``val_size``) / 10000 test."""
+
+    dataset_cls = datasets.CIFAR10
+    native_shape = (3, 32, 32)
+    nominal_train_size = 50000
+    required_files = tuple(
+        f"cifar-10-batches-py/{name}"
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+    )
+
+
+class FashionMNISTDataModule(_TorchvisionDataModule):
+    """Fashion-MNIST (Zalando's clothing images), (1, 28, 28); 60000 train (minus ``val_size``) / 10000 test.
+
+    Looks for the four idx files (gz or not) in, in order: ``<root>/FashionMNIST/raw`` (torchvision's
+    layout), ``<root>`` itself (a flat folder), then each of :data:`FASHION_MNIST_SYSTEM_DIRS`; files found
+    outside torchvision's layout are decompressed once into it. Downloads only if none has them.
+    """
+
+    dataset_cls = datasets.FashionMNIST
+    native_shape = (1, 28, 28)
+    nominal_train_size = 60000
+    required_files = tuple(f"FashionMNIST/raw/{name}" for name in _IDX_FILES)
+    how_to_get = (
+        "`apt-get install dataset-fashion-mnist` (installs them in /usr/share/datasets/fashion-mnist, "
+        "where they are found offline)"
+    )
+
+    def prepare_data(self) -> None:
+        raw = self.root / "FashionMNIST" / "raw"
+        if not self._missing():
+            return
+        for folder in self._searched_dirs():
+            sources = [_find_idx(folder, name) for name in _IDX_FILES]
+            if all(source is not None for source in sources):
+                for name, source in zip(_IDX_FILES, sources):
+                    if source != raw / name:
+                        _copy_atomically(source, raw / name)
+                return
+        super().prepare_data()
+
+    def _searched_dirs(self) -> list[Path]:
+        system_dirs = [Path(path) for path in FASHION_MNIST_SYSTEM_DIRS]
+        return [self.root / "FashionMNIST" / "raw", self.root, *system_dirs]
+
+    def _layout_hint(self) -> str:
+        return "them (flat, or under FashionMNIST/raw/)"
+
+    def _describe_missing(self) -> str:
+        # Either form is accepted, so also name the .gz files that downloads and packages ship.
+        return ", ".join(f"{path.name}.gz" for path in self._missing()) + " (gzipped or not)"
+
+
+def _find_idx(folder: Path, name: str) -> Path | None:
+    """``folder/name`` or ``folder/name.gz``, whichever exists (uncompressed first: no work to do)."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` (decompressing a .gz) to ``target`` via a temp file and a rename.
+
+    The rename is atomic, so ``target`` exists only once complete: an interrupted copy, or a second process
+    doing the same copy, never leaves a truncated file that a later run would take as the dataset.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if source.suffix == ".gz" else open
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with opener(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
