@@ -1,0 +1,36 @@
+"""Shared test setup: an isolated $ZOO_HOME, no network, small deterministic training helpers."""
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from zoo.data import DigitsDataModule
+
+
+@pytest.fixture(autouse=True)
+def isolated_zoo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own $ZOO_HOME, so caches never leak between tests or into ~/.cache."""
+    home = tmp_path_factory.mktemp("zoo_home")
+    monkeypatch.setenv("ZOO_HOME", str(home))
+    return home
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    """A Trainer for tests: CPU, no logger, no checkpoints, no progress bar."""
+    defaults = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return L.Trainer(**{**defaults, **kwargs})
+
+
+@pytest.fixture(scope="session")
+def digits_test_images() -> torch.Tensor:
+    """The 360 held-out digits (the fixed test split), (360, 1, 8, 8) in [0, 1]."""
+    dm = DigitsDataModule(batch_size=360)
+    dm.setup("test")
+    return torch.cat([x for x, _ in dm.test_dataloader()])

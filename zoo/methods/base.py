@@ -1,0 +1,122 @@
+"""What every method shares: the image contract, injected optimizers, plain hyperparameters, loadable checkpoints.
+
+A method subclasses ``GenerativeModel`` and holds only its objective and the nets it builds. The base:
+
+- validates ``in_shape`` and every training batch against it (a clear error instead of a shape mismatch
+  deep inside a conv);
+- builds the optimizer (and optional LR scheduler) from injected factories, LightningCLI's
+  ``OptimizerCallable`` pattern, so a recipe swaps Adam for RMSProp without touching the method;
+- stores hyperparameters as plain values only (factories become ``{"class_path", "init_args"}`` dicts,
+  see zoo/factories.py), so a checkpoint loads under ``torch.load(weights_only=True)`` and through
+  ``Method.load_from_checkpoint`` alike;
+- records the method's class path in the checkpoint, so ``zoo.load(path)`` needs no other hint.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+
+from zoo.errors import ConfigError
+from zoo.factories import Spec, class_path, from_spec, to_spec
+from zoo.images import ImageShape, check_images, image_shape
+
+ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-3}}
+Batch = torch.Tensor | Sequence[torch.Tensor]
+
+
+class GenerativeModel(L.LightningModule):
+    """Base of every zoo method. Subclasses implement ``sample`` and the Lightning steps.
+
+    Args:
+        in_shape: (C, H, W) of the images the model reads and writes (values in [0, 1]).
+        optimizer: factory ``params -> Optimizer`` (a class, a partial, or a class_path spec); each method
+            passes its paper's default as ``default_optimizer``.
+        lr_scheduler: optional factory ``optimizer -> LRScheduler``, stepped once per epoch.
+    """
+
+    #: keys of the checkpoint dict this class adds
+    CHECKPOINT_KEY = "zoo"
+
+    def __init__(
+        self,
+        *,
+        in_shape: Sequence[int],
+        optimizer: OptimizerCallable | None = None,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        default_optimizer: Spec = ADAM,
+    ) -> None:
+        super().__init__()
+        self.in_shape: ImageShape = image_shape(in_shape)
+        self.optimizer_spec = to_spec(optimizer, "optimizer") or dict(default_optimizer)
+        self.lr_scheduler_spec = to_spec(lr_scheduler, "lr_scheduler")
+
+    # -- hyperparameters -------------------------------------------------------------------------------
+    def save_plain_hyperparameters(self, **factories: Any) -> None:
+        """``save_hyperparameters`` for the calling ``__init__``, with every value made plain.
+
+        Call it at the end of the subclass ``__init__``; pass the injected factories by name
+        (``encoder=encoder``) so they are stored as class_path specs.
+        """
+        frame = inspect.currentframe()
+        assert frame is not None and frame.f_back is not None
+        # Under LightningCLI this stores the CLI's resolved config (plus its _class_path/_instantiator keys,
+        # which let Lightning's load_from_checkpoint rebuild injected modules); otherwise the init arguments.
+        self.save_hyperparameters(frame=frame.f_back)
+        for name, factory in factories.items():
+            self.hparams[name] = to_spec(factory, name)
+        self.hparams["optimizer"] = self.optimizer_spec
+        self.hparams["lr_scheduler"] = self.lr_scheduler_spec
+        # in_shape is linked from the data by the CLI after parsing, so the CLI's config may not hold it
+        self.hparams["in_shape"] = list(self.in_shape)
+        for name, value in list(self.hparams.items()):
+            self.hparams[name] = _plain(value, name)
+
+    # -- the contract ----------------------------------------------------------------------------------
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images from the model, float in [0, 1], shape (n, C, H, W)."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses ------------------------------------------------------------------------
+    def images(self, batch: Batch) -> torch.Tensor:
+        """The images of a batch (``x`` or ``(x, y, ...)``), checked against ``in_shape``."""
+        x = batch if isinstance(batch, torch.Tensor) else batch[0]
+        return check_images(x, self.in_shape)
+
+    def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal noise on this model's device and dtype.
+
+        Drawn on the generator's device and then moved, so a seeded CPU generator gives the same
+        samples whether the model sits on CPU or GPU."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(shape, generator=generator, device=device).to(self.device, self.dtype)
+
+    # -- optimizers ------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = from_spec(self.optimizer_spec, ADAM)(self.parameters())
+        if self.lr_scheduler_spec is None:
+            return optimizer
+        scheduler = from_spec(self.lr_scheduler_spec, {})(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[self.CHECKPOINT_KEY] = {"class_path": class_path(type(self))}
+
+
+def _plain(value: Any, name: str) -> Any:
+    """``value`` as YAML/JSON-able builtins, or a ConfigError naming the hyperparameter."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{name}.{k}") for k, v in value.items()}
+    raise ConfigError(
+        f"hyperparameter {name}={value!r} is not a plain value (str, number, bool, list, dict); "
+        "pass nets and optimizers as factories (a class, functools.partial, or a class_path dict), not instances"
+    )
