@@ -31,6 +31,18 @@ def test_builds_trains_and_samples(name):
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
+def test_trains_under_bf16_mixed_precision(name):
+    torch.manual_seed(0)
+    model = zoo.create_model(name, in_shape=SHAPE)
+    data = TensorDataset(torch.rand(64, *SHAPE), torch.zeros(64, dtype=torch.long))
+    trainer = quiet_trainer(max_steps=2, precision="bf16-mixed")
+    trainer.fit(model, DataLoader(data, batch_size=32))
+    loss = trainer.callback_metrics["train/loss"]
+    assert torch.isfinite(loss)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # mixed: weights stay float32
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
 def test_sample_is_reproducible_for_a_seed(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=SHAPE).eval()

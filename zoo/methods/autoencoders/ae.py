@@ -129,9 +129,10 @@ class Autoencoder(GenerativeModel):
         # dragged towards the N(0, I) initial value and late ones follow the drifting encoder.
         self.latent_updates += 1
         rate = max(1.0 / float(self.latent_updates), self.latent_momentum)
-        z = z.float()
-        self.latent_mean.lerp_(z.mean(0), rate)
-        self.latent_second_moment.lerp_(z.T @ z / z.shape[0], rate)
+        with torch.autocast(z.device.type, enabled=False):  # float32 statistics under mixed precision too
+            z = z.float()
+            self.latent_mean.lerp_(z.mean(0), rate)
+            self.latent_second_moment.lerp_(z.T @ z / z.shape[0], rate)
 
 
 @register_model
