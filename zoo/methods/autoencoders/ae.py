@@ -131,9 +131,14 @@ class Autoencoder(GenerativeModel):
         rate = max(1.0 / float(self.latent_updates), self.latent_momentum)
         with torch.autocast(z.device.type, enabled=False):  # float32 statistics under mixed precision too
             z = z.float()
-            self.latent_mean.lerp_(z.mean(0), rate)
-            self.latent_second_moment.lerp_(z.T @ z / z.shape[0], rate)
-
+            d = self.latent_dim
+            moments = torch.cat([z.mean(0), (z.T @ z / z.shape[0]).flatten()])  # (d + d*d,)
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                # every rank must hold the same statistics: average the ranks' (equal-sized) batches
+                torch.distributed.all_reduce(moments)
+                moments /= torch.distributed.get_world_size()
+            self.latent_mean.lerp_(moments[:d], rate)
+            self.latent_second_moment.lerp_(moments[d:].view(d, d), rate)
 
 @register_model
 def ae(**kwargs) -> Autoencoder:
