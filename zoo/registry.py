@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import lightning as L
@@ -33,10 +33,15 @@ def register_model(fn: F) -> F:
     return fn
 
 
-def list_models(pattern: str | list[str] = "*") -> list[str]:
-    """Sorted registered names matching ``pattern`` (fnmatch wildcards; a list means any of them)."""
+def filter_names(names: Iterable[str], pattern: str | Sequence[str] = "*") -> list[str]:
+    """Sorted ``names`` matching ``pattern`` (fnmatch wildcards; a list means any of them)."""
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-    return sorted(name for name in _entry_points if any(fnmatch.fnmatchcase(name, p) for p in patterns))
+    return sorted(name for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns))
+
+
+def list_models(pattern: str | Sequence[str] = "*") -> list[str]:
+    """Sorted registered names matching ``pattern`` (fnmatch wildcards; a list means any of them)."""
+    return filter_names(_entry_points, pattern)
 
 
 def is_model(name: str) -> bool:

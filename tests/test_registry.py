@@ -1,0 +1,91 @@
+"""The model registry: names, fnmatch filters, duplicates refused, unknown names with suggestions."""
+import pytest
+import torch
+
+import zoo
+import zoo.registry
+from zoo.errors import ConfigError, UnknownModelError
+from zoo.registry import create_model, list_models, register_model
+
+FAMILIES = ("ae", "dae", "vae")
+
+
+def test_list_models_has_every_family_and_its_conv_variant():
+    names = list_models()
+    for family in FAMILIES:
+        assert family in names
+        assert f"{family}_conv" in names
+    assert names == sorted(names)
+    assert zoo.list_models() == names
+
+
+def test_list_models_filters_with_fnmatch():
+    assert list_models("vae*") == ["vae", "vae_conv"]
+    assert list_models("*_conv") == ["ae_conv", "dae_conv", "vae_conv"]
+    # a list means any of the patterns; the result stays sorted and has no duplicates
+    assert list_models(["vae", "ae*", "ae"]) == ["ae", "ae_conv", "vae"]
+    assert list_models("no_such_*") == []
+
+
+def test_duplicate_name_is_refused_naming_the_first_registrant(monkeypatch):
+    monkeypatch.setattr(zoo.registry, "_entry_points", dict(zoo.registry._entry_points))
+
+    def throwaway_model(**kwargs):
+        return create_model("vae", **kwargs)
+
+    first = throwaway_model
+    register_model(first)
+    assert "throwaway_model" in list_models()
+
+    def throwaway_model(**kwargs):  # noqa: F811  the same name from another function
+        return create_model("ae", **kwargs)
+
+    with pytest.raises(ConfigError) as info:
+        register_model(throwaway_model)
+    message = str(info.value)
+    assert "'throwaway_model'" in message
+    assert first.__qualname__ in message and __name__ in message
+    assert zoo.registry._entry_points["throwaway_model"] is first  # the first one is kept
+
+
+def test_registry_is_restored_after_monkeypatch():
+    # runs after the test above: its throwaway registration must not leak
+    assert "throwaway_model" not in list_models()
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UnknownModelError) as info:
+        create_model("vea")
+    assert isinstance(info.value, KeyError)
+    assert "'vea'" in str(info.value)
+    assert "did you mean 'vae'" in str(info.value)
+    assert not zoo.registry.is_model("vea") and zoo.registry.is_model("vae")
+
+
+def test_unknown_name_without_a_close_one_still_points_to_zoo_list():
+    with pytest.raises(KeyError, match="zoo list") as info:
+        create_model("qqqqqqqqqq")
+    assert "did you mean" not in str(info.value)
+
+
+def test_create_model_passes_keyword_hyperparameters():
+    model = create_model("vae", in_shape=(1, 28, 28), latent_dim=16)
+    assert model.latent_dim == 16
+    assert model.in_shape == (1, 28, 28)
+    x = model.sample(16, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (16, 1, 28, 28)
+    assert x.dtype == torch.float32
+    assert x.min() >= 0 and x.max() <= 1
+    assert not torch.isnan(x).any()
+
+
+def test_create_model_conv_variant_uses_conv_nets():
+    model = create_model("vae_conv", in_shape=(1, 8, 8), latent_dim=4)
+    assert type(model.encoder).__name__ == "ConvEncoder"
+    assert model.sample(3).shape == (3, 1, 8, 8)
+
+
+def test_create_model_refuses_bad_hyperparameters():
+    with pytest.raises(ConfigError) as info:
+        create_model("vae", in_shape=(1, 28, 28), latent_dim=0)
+    assert "latent_dim" in str(info.value) and "0" in str(info.value)

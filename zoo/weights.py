@@ -1,0 +1,225 @@
+"""Pretrained weights: a ``Weights`` record per model, safetensors files only, sha256 checked before use.
+
+A weights file is a safetensors file whose tensors are the model's state dict and whose metadata holds
+what rebuilds the model: ``zoo.class_path`` and ``zoo.hparams`` (JSON). Safetensors, not pickle: loading
+a file runs no code. ``zoo.load`` takes a registered name (``"vae.digits"``), a ``.safetensors`` file or
+a Lightning ``.ckpt`` (read with ``torch.load(weights_only=True)``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from zoo.errors import UnknownModelError, WeightsError
+from zoo.factories import class_path, import_class
+from zoo.methods.base import GenerativeModel
+from zoo.paths import zoo_home
+from zoo.registry import filter_names
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+META_CLASS_PATH = "zoo.class_path"
+META_HPARAMS = "zoo.hparams"
+REQUIRED_META = ("dataset", "recipe", "metrics", "num_params")
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """Where a model's weights are and what they score.
+
+    Args:
+        name: ``<model>.<tag>``, e.g. ``"dcgan.fashion_mnist"``.
+        sha256: hex digest of the file; a file that does not match is refused.
+        file: path of a file shipped with zoo, relative to the package (``pretrained/...``), or absolute.
+        url: where to download the file from when it is not shipped; cached under ``$ZOO_HOME/weights``.
+        meta: ``dataset``, ``recipe`` (path in the repo), ``metrics`` (each with its protocol),
+            ``num_params``, and anything else worth showing.
+    """
+
+    name: str
+    sha256: str
+    file: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.file is None) == (self.url is None):
+            raise WeightsError(f"Weights {self.name!r} needs exactly one of file= or url=")
+        if not isinstance(self.sha256, str) or len(self.sha256) != 64 or self.sha256.strip("0123456789abcdef"):
+            raise WeightsError(f"Weights {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        missing = [k for k in REQUIRED_META if k not in self.meta]
+        if missing:
+            raise WeightsError(f"Weights {self.name!r}: meta lacks {missing}; every entry records {REQUIRED_META}")
+
+    def path(self, *, download: bool = True) -> Path:
+        """The local file, verified: shipped, cached, or downloaded now (only a verified file is kept)."""
+        if self.file is not None:
+            path = Path(self.file)
+            path = path if path.is_absolute() else PACKAGE_DIR / path
+            if not path.is_file():
+                raise WeightsError(f"weights file {path} of {self.name!r} is missing; reinstall zoo")
+        else:
+            assert self.url is not None
+            path = zoo_home() / "weights" / f"{self.sha256[:12]}-{Path(self.url).name}"
+            if not path.is_file():
+                if not download:
+                    raise WeightsError(f"weights of {self.name!r} are not in {path}; download them from {self.url}")
+                _download(self.url, path, self.sha256)
+        verify_sha256(path, self.sha256)
+        return path
+
+    def load(self, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+        return load_safetensors(self.path(), map_location=map_location)
+
+
+_pretrained: dict[str, Weights] = {}
+
+
+def register_weights(weights: Weights) -> Weights:
+    if weights.name in _pretrained:
+        raise WeightsError(f"pretrained name {weights.name!r} is already registered")
+    _pretrained[weights.name] = weights
+    return weights
+
+
+def list_pretrained(pattern: str | Sequence[str] = "*") -> list[str]:
+    """Sorted names of registered pretrained weights matching ``pattern`` (fnmatch; a list: any of them)."""
+    return filter_names(_pretrained, pattern)
+
+
+def get_weights(name: str) -> Weights:
+    try:
+        return _pretrained[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_pretrained), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise UnknownModelError(
+            f"{name!r} is neither a pretrained name nor an existing .ckpt/.safetensors file; {hint}"
+            "`zoo list --pretrained` shows the pretrained names"
+        ) from None
+
+
+# -- files -------------------------------------------------------------------------------------------
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise WeightsError(
+            f"{path} has sha256 {actual}, expected {expected}: the file is corrupted, truncated or not the "
+            "published one; delete it and download it again"
+        )
+
+
+def save_safetensors(model: GenerativeModel, path: str | os.PathLike) -> str:
+    """Write ``model``'s weights and what rebuilds it; returns the file's sha256.
+
+    Written to a temporary file and renamed, so an interrupted save never leaves a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    hparams = {k: v for k, v in model.hparams.items() if not k.startswith("_")}
+    metadata = {META_CLASS_PATH: class_path(type(model)), META_HPARAMS: json.dumps(hparams)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha256_of(path)
+
+
+def load_safetensors(
+    path: str | os.PathLike, *, sha256: str | None = None, map_location: str | torch.device = "cpu"
+) -> GenerativeModel:
+    """Rebuild a model from a zoo safetensors file (hash-checked when ``sha256`` is given); eval mode."""
+    if not Path(path).is_file():
+        raise WeightsError(f"no such weights file: {path}")
+    if sha256 is not None:
+        verify_sha256(path, sha256)
+    try:
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        state_dict = load_file(str(path), device=str(map_location))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err}); it may be truncated") from None
+    if META_CLASS_PATH not in metadata or META_HPARAMS not in metadata:
+        raise WeightsError(f"{path} has no zoo metadata ({META_CLASS_PATH}, {META_HPARAMS}); save it with zoo")
+    return _build(metadata[META_CLASS_PATH], json.loads(metadata[META_HPARAMS]), state_dict, path)
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Rebuild a model from a Lightning checkpoint written by ``zoo fit`` (weights_only: no code runs)."""
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError ... for bad files
+        raise WeightsError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise WeightsError(f"{path} is not a Lightning checkpoint (no state_dict in it); write it with zoo fit")
+    hparams = dict(checkpoint.get("hyper_parameters", {}))
+    cls_path = checkpoint.get(GenerativeModel.CHECKPOINT_KEY, {}).get("class_path") or hparams.get("_class_path")
+    if cls_path is None:
+        raise WeightsError(f"{path} was not written by a zoo model (no class path in it); load it with its own class")
+    return _build(cls_path, hparams, checkpoint["state_dict"], path)
+
+
+def load(name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """A model in eval mode from a pretrained name, a ``.safetensors`` file or a Lightning ``.ckpt``."""
+    path = Path(name_or_path)
+    if path.suffix == ".ckpt" or path.suffix == ".safetensors":
+        if not path.is_file():
+            raise WeightsError(f"no such file: {path}")
+        if path.suffix == ".ckpt":
+            return load_checkpoint(path, map_location=map_location)
+        return load_safetensors(path, map_location=map_location)
+    return get_weights(str(name_or_path)).load(map_location=map_location)
+
+
+def _build(cls_path: str, hparams: dict[str, Any], state_dict: dict[str, torch.Tensor], source: Any) -> GenerativeModel:
+    cls = import_class(cls_path)
+    if not issubclass(cls, L.LightningModule):
+        raise WeightsError(f"{source} names {cls_path}, which is not a LightningModule")
+    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})  # "_" keys are Lightning's own
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as err:
+        raise WeightsError(f"weights in {source} do not fit {cls_path} built from its hyperparameters: {err}") from None
+    return model.eval()
+
+
+def _download(url: str, path: Path, sha256: str) -> None:
+    """Fetch ``url`` to ``path`` through a temporary file; keep it only if the hash matches."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        torch.hub.download_url_to_file(url, str(tmp), progress=True)
+        verify_sha256(tmp, sha256)
+        os.replace(tmp, path)
+    except WeightsError:
+        raise
+    except Exception as err:  # URLError, HTTPError, timeouts: all mean the same thing to the user
+        raise WeightsError(
+            f"cannot download {url} ({err}); on an offline machine download it elsewhere and place it at {path}"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
