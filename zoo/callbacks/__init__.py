@@ -1,0 +1,3 @@
+from zoo.callbacks.image_grids import ImageGrids
+
+__all__ = ["ImageGrids"]

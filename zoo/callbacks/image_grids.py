@@ -1,0 +1,104 @@
+"""Sample and reconstruction grids, written as PNG to the run folder and sent to the logger each epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from torchvision.utils import make_grid, save_image
+
+from zoo.errors import ConfigError
+from zoo.loggers import run_dir
+
+
+class ImageGrids(L.Callback):
+    """Every ``every_n_epochs`` epochs: ``images/samples_epoch=EEE.png`` from a fixed noise seed (the same
+    z every epoch, so progress is visible) and, for models with ``reconstruct``, ``images/
+    reconstructions_epoch=EEE.png``: rows of validation images alternating with their reconstructions.
+
+    Args:
+        n: images per grid (rows of ``nrow``).
+        nrow: images per row.
+        every_n_epochs: grid period in epochs; the last epoch always gets one.
+        seed: seed of the sample noise.
+        min_side: images smaller than this (8x8 digits) are enlarged by an integer factor, nearest
+            neighbour, so the PNG is readable; the pixels themselves are unchanged.
+    """
+
+    def __init__(
+        self, *, n: int = 64, nrow: int = 8, every_n_epochs: int = 1, seed: int = 0, min_side: int = 32
+    ) -> None:
+        for name, value in (("n", n), ("nrow", nrow), ("every_n_epochs", every_n_epochs), ("min_side", min_side)):
+            if value < 1:
+                raise ConfigError(f"ImageGrids {name} must be >= 1, got {value}")
+        self.n, self.nrow, self.every_n_epochs, self.seed, self.min_side = n, nrow, every_n_epochs, seed, min_side
+        self._originals: torch.Tensor | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._originals = self._first_images(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        last = epoch + 1 >= (trainer.max_epochs or 0) or trainer.should_stop
+        if (epoch + 1) % self.every_n_epochs == 0 or last:
+            self._write(trainer, pl_module, epoch)
+
+    @rank_zero_only
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
+        folder = run_dir(trainer) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            grids = {"samples": pl_module.sample(self.n, generator=torch.Generator().manual_seed(self.seed))}
+            if self._originals is not None and hasattr(pl_module, "reconstruct"):
+                x = self._originals.to(pl_module.device)
+                grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow)
+        pl_module.train(was_training)
+        for key, images in grids.items():
+            images = images.float().cpu()
+            factor = -(-self.min_side // min(images.shape[-2:]))  # ceil division
+            if factor > 1:
+                images = images.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+            grid = make_grid(images, nrow=self.nrow, padding=2, pad_value=0.5)
+            path = folder / f"{key}_epoch={epoch:03d}.png"
+            save_image(grid, path)
+            _log_image(trainer, key, grid, path)
+
+    def _first_images(self, trainer: L.Trainer) -> torch.Tensor | None:
+        """The first ``n`` validation images (training ones if there is no validation set), kept fixed."""
+        datamodule = trainer.datamodule
+        for name in ("val_dataloader", "train_dataloader"):
+            loader_fn = getattr(datamodule, name, None)
+            if loader_fn is None:
+                continue
+            try:
+                loader = loader_fn()
+            except Exception:  # a datamodule without this split raises; try the next one
+                continue
+            images = []
+            for batch in loader:
+                images.append(batch[0] if isinstance(batch, (list, tuple)) else batch)
+                if sum(len(b) for b in images) >= self.n:
+                    break
+            if images:
+                return torch.cat(images)[: self.n]
+        return None
+
+
+def _interleave_rows(x: torch.Tensor, x_hat: torch.Tensor, nrow: int) -> torch.Tensor:
+    """Rows of originals followed by rows of their reconstructions: (N, ...) x 2 -> (2N, ...)."""
+    n = (x.shape[0] // nrow) * nrow or x.shape[0]
+    x, x_hat = x[:n], x_hat[:n]
+    rows = max(n // nrow, 1)
+    pairs = torch.stack([x.reshape(rows, -1, *x.shape[1:]), x_hat.reshape(rows, -1, *x.shape[1:])], dim=1)
+    return pairs.reshape(-1, *x.shape[1:])
+
+
+def _log_image(trainer: L.Trainer, key: str, grid: torch.Tensor, path: Path) -> None:
+    for logger in trainer.loggers:
+        if hasattr(logger, "log_image"):  # wandb
+            logger.log_image(key=key, images=[str(path)], step=trainer.global_step)
+        elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+            logger.experiment.add_image(key, grid, global_step=trainer.global_step)
