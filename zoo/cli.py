@@ -1,0 +1,171 @@
+"""The ``zoo`` command.
+
+    zoo fit|validate|test --config recipes/<method>/<dataset>.yaml [--trainer.* ...] [--model.* ...]
+    zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png
+    zoo list [PATTERN] [--pretrained]
+    zoo download <pretrained-name>
+
+``fit``/``validate``/``test`` are LightningCLI (subclass mode: any zoo method, any datamodule);
+the model's ``in_shape`` is linked from the datamodule's ``shape``. Errors a user can fix (``ZooError``)
+print one line and exit 2, with no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from torchvision.utils import save_image
+
+from zoo.errors import ZooError
+from zoo.loggers import run_dir
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
+
+
+class SaveConfigToRunDir(SaveConfigCallback):
+    """Save the resolved config as ``config.yaml`` in the run folder, next to ``checkpoints/``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        folder = run_dir(trainer)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, folder / self.config_filename, skip_none=False, overwrite=True)
+
+
+class ZooCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The data decides the image shape (and its resizing); the model reads it, so they cannot disagree.
+        parser.link_arguments("data.shape", "model.init_args.in_shape", apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Sequence[str]) -> None:
+        # `main` always passes the arguments (sys.argv[1:] for the `zoo` command); Lightning's own version
+        # warns on every run that args were given beside a command line.
+        self.config = parser.parse_args(list(args))
+
+
+def lightning_main(args: Sequence[str]) -> None:
+    import zoo  # noqa: F401  registers the methods
+    from zoo.data import ImageDataModule
+    from zoo.methods import GenerativeModel
+
+    try:
+        ZooCLI(
+            GenerativeModel,
+            ImageDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=SaveConfigToRunDir,
+            args=list(args),
+            auto_configure_optimizers=False,  # methods build their optimizers from injected factories
+        )
+    finally:
+        # Close the wandb run: a second run in the same process (a notebook, a test) would otherwise be
+        # logged into this one, and its run folder reused.
+        wandb = sys.modules.get("wandb")
+        if wandb is not None and wandb.run is not None:
+            wandb.finish()
+
+
+def sample_main(opts: argparse.Namespace) -> None:
+    import zoo
+
+    model = zoo.load(opts.model)
+    generator = torch.Generator().manual_seed(opts.seed)
+    images = model.sample(opts.n, generator=generator)
+    Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, opts.out, nrow=opts.nrow)
+    print(f"wrote {opts.n} samples of {opts.model} to {opts.out}")
+
+
+def list_main(opts: argparse.Namespace) -> None:
+    import zoo
+
+    if opts.pretrained:
+        from zoo.weights import get_weights
+
+        for name in zoo.list_pretrained(opts.pattern):
+            meta = get_weights(name).meta
+            metrics = ", ".join(f"{k}={v}" for k, v in meta.get("metrics", {}).items() if not isinstance(v, dict))
+            print(f"{name:32s} {meta.get('dataset', ''):16s} {meta.get('num_params', ''):>10} {metrics}")
+    else:
+        print("\n".join(zoo.list_models(opts.pattern)))
+
+
+def download_main(opts: argparse.Namespace) -> None:
+    from zoo.weights import get_weights
+
+    print(get_weights(opts.name).path(download=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="A PyTorch Lightning model zoo of deep generative models.",
+        epilog="Run `zoo <command> --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name, what in (
+        ("fit", "train a model from a recipe: zoo fit --config recipes/vae/digits.yaml"),
+        ("validate", "evaluate a model on the validation split (LightningCLI)"),
+        ("test", "evaluate a model on the test split (LightningCLI)"),
+    ):
+        sub.add_parser(name, help=what, add_help=False)
+    p = sub.add_parser("sample", help="write a PNG grid of samples from a pretrained model or a checkpoint")
+    p.add_argument("model", help="pretrained name (zoo list --pretrained), a .ckpt from zoo fit, or a .safetensors file")
+    p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
+    p.add_argument("--nrow", type=_positive_int, default=8, help="images per grid row (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
+    p = sub.add_parser("list", help="list registered models (or pretrained weights with --pretrained)")
+    p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'vae*'")
+    p.add_argument("--pretrained", action="store_true", help="list pretrained weights instead of models")
+    p = sub.add_parser("download", help="download and verify a pretrained model's weights into $ZOO_HOME")
+    p.add_argument("name", help="pretrained name")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
+            lightning_main(argv)
+            return 0
+        opts = build_parser().parse_args(argv)
+        {"sample": sample_main, "list": list_main, "download": download_main}[opts.command](opts)
+        return 0
+    except SystemExit as exit_:  # argparse/jsonargparse usage errors and --help: already printed
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    except Exception as err:
+        zoo_error = _zoo_error(err)
+        if zoo_error is None:
+            raise
+        print(f"zoo: error: {zoo_error}", file=sys.stderr)
+        return 2
+
+
+def _zoo_error(err: BaseException | None) -> ZooError | None:
+    """``err`` itself, or the ZooError it was raised from: jsonargparse re-raises an error of a class's
+    ``__init__`` (a recipe's bad hyperparameter) as a ValueError ``from`` it, with a long dump around it."""
+    while err is not None:
+        if isinstance(err, ZooError):
+            return err
+        err = err.__cause__
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
