@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub.add_parser(name, help=what, add_help=False)
     p = sub.add_parser("sample", help="write a PNG grid of samples from a pretrained model or a checkpoint")
-    p.add_argument("model", help="pretrained name (zoo list --pretrained), a .ckpt from zoo fit, or a .safetensors file")
+    p.add_argument(
+        "model", help="pretrained name (zoo list --pretrained), a .ckpt from zoo fit, or a .safetensors file"
+    )
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
     p.add_argument("--nrow", type=_positive_int, default=8, help="images per grid row (default 8)")

@@ -48,15 +48,20 @@ def is_model(name: str) -> bool:
     return name in _entry_points
 
 
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"did you mean 'vae'? "`` for the registered names closest to a mistyped one, else ``""``."""
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.5)
+    return f"did you mean {', '.join(map(repr, close))}? " if close else ""
+
+
 def model_entrypoint(name: str) -> EntryPoint:
     """The entry point registered as ``name``; an unknown name suggests the closest registered ones."""
     try:
         return _entry_points[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_entry_points), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
         raise UnknownModelError(
-            f"unknown model {name!r}; {hint}`zoo list` (or zoo.list_models()) shows the registered names"
+            f"unknown model {name!r}; {did_you_mean(name, _entry_points)}"
+            "`zoo list` (or zoo.list_models()) shows the registered names"
         ) from None
 
 

@@ -8,7 +8,6 @@ a Lightning ``.ckpt`` (read with ``torch.load(weights_only=True)``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ from zoo.errors import UnknownModelError, WeightsError
 from zoo.factories import class_path, import_class
 from zoo.methods.base import GenerativeModel
 from zoo.paths import zoo_home
-from zoo.registry import filter_names
+from zoo.registry import did_you_mean, filter_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 META_CLASS_PATH = "zoo.class_path"
@@ -102,10 +101,9 @@ def get_weights(name: str) -> Weights:
     try:
         return _pretrained[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_pretrained), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
         raise UnknownModelError(
-            f"{name!r} is neither a pretrained name nor an existing .ckpt/.safetensors file; {hint}"
+            f"{name!r} is neither a pretrained name nor an existing .ckpt/.safetensors file; "
+            f"{did_you_mean(name, _pretrained)}"
             "`zoo list --pretrained` shows the pretrained names"
         ) from None
 

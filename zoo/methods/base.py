@@ -24,6 +24,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from zoo.errors import ConfigError
 from zoo.factories import Spec, class_path, from_spec, to_spec
 from zoo.images import ImageShape, check_images, image_shape
+from zoo.nets import MLP_NETS, DecoderFactory, EncoderFactory
 
 ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-3}}
 Batch = torch.Tensor | Sequence[torch.Tensor]
@@ -106,6 +107,50 @@ class GenerativeModel(L.LightningModule):
     # -- checkpoints -----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[self.CHECKPOINT_KEY] = {"class_path": class_path(type(self))}
+
+
+class LatentVariableModel(GenerativeModel):
+    """A method with a code z: an encoder from images and a decoder back to them.
+
+    Contract: ``latent_dim``; ``encode(x) -> (N, latent_dim)``; ``decode(z) -> (N, C, H, W)`` in [0, 1];
+    ``reconstruct(x)``. The encoder is built to output ``encoder_features_per_latent * latent_dim``
+    features (a Gaussian posterior needs 2: mu and log sigma^2), the decoder to map ``latent_dim``
+    features to ``in_shape``; both default to MLPs.
+    """
+
+    encoder_features_per_latent: int = 1
+
+    def __init__(
+        self,
+        *,
+        in_shape: Sequence[int],
+        latent_dim: int,
+        encoder: EncoderFactory | None,
+        decoder: DecoderFactory | None,
+        optimizer: OptimizerCallable | None,
+        lr_scheduler: LRSchedulerCallable | None,
+    ) -> None:
+        super().__init__(in_shape=in_shape, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        if latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = latent_dim
+        make_encoder = from_spec(to_spec(encoder, "encoder"), MLP_NETS["encoder"])
+        make_decoder = from_spec(to_spec(decoder, "decoder"), MLP_NETS["decoder"])
+        self.encoder = make_encoder(self.in_shape, self.encoder_features_per_latent * latent_dim)
+        self.decoder = make_decoder(latent_dim, self.in_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode(encode(x)): images (N, C, H, W) in [0, 1]."""
+        return self.decode(self.encode(x))
 
 
 def _plain(value: Any, name: str) -> Any:

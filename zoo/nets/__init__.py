@@ -16,4 +16,23 @@ from zoo.nets.mlp import MLPDecoder, MLPEncoder
 EncoderFactory = Callable[[Sequence[int], int], nn.Module]
 DecoderFactory = Callable[[int, Sequence[int]], nn.Module]
 
-__all__ = ["ConvDecoder", "ConvEncoder", "DecoderFactory", "EncoderFactory", "MLPDecoder", "MLPEncoder"]
+# Encoder/decoder pairs as factory specs (zoo/factories.py), for methods' defaults and entry points.
+MLP_NETS = {
+    "encoder": {"class_path": "zoo.nets.MLPEncoder", "init_args": {}},
+    "decoder": {"class_path": "zoo.nets.MLPDecoder", "init_args": {}},
+}
+CONV_NETS = {
+    "encoder": {"class_path": "zoo.nets.ConvEncoder", "init_args": {}},
+    "decoder": {"class_path": "zoo.nets.ConvDecoder", "init_args": {}},
+}
+
+__all__ = [
+    "CONV_NETS",
+    "MLP_NETS",
+    "ConvDecoder",
+    "ConvEncoder",
+    "DecoderFactory",
+    "EncoderFactory",
+    "MLPDecoder",
+    "MLPEncoder",
+]

@@ -80,7 +80,10 @@ def test_logs_both_elbo_terms():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"latent_dim": 0}, "latent_dim must be >= 1, got 0"), ({"likelihood": "poisson"}, "unknown likelihood 'poisson'")],
+    [
+        ({"latent_dim": 0}, "latent_dim must be >= 1, got 0"),
+        ({"likelihood": "poisson"}, "unknown likelihood 'poisson'"),
+    ],
 )
 def test_bad_hyperparameters_are_clear_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):

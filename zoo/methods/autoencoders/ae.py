@@ -20,19 +20,13 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.errors import ConfigError
-from zoo.factories import from_spec, to_spec
 from zoo.losses import squared_error
-from zoo.methods.base import Batch, GenerativeModel
-from zoo.nets import DecoderFactory, EncoderFactory
+from zoo.methods.base import Batch, LatentVariableModel
+from zoo.nets import CONV_NETS, DecoderFactory, EncoderFactory
 from zoo.registry import register_model
 
-MLP_ENCODER = {"class_path": "zoo.nets.MLPEncoder", "init_args": {}}
-MLP_DECODER = {"class_path": "zoo.nets.MLPDecoder", "init_args": {}}
-CONV_ENCODER = {"class_path": "zoo.nets.ConvEncoder", "init_args": {}}
-CONV_DECODER = {"class_path": "zoo.nets.ConvDecoder", "init_args": {}}
 
-
-class Autoencoder(GenerativeModel):
+class Autoencoder(LatentVariableModel):
     """Bottleneck autoencoder.
 
     Args:
@@ -56,24 +50,23 @@ class Autoencoder(GenerativeModel):
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
-        super().__init__(in_shape=in_shape, optimizer=optimizer, lr_scheduler=lr_scheduler)
-        if latent_dim < 1:
-            raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
+        super().__init__(
+            in_shape=in_shape,
+            latent_dim=latent_dim,
+            encoder=encoder,
+            decoder=decoder,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         if not 0 < latent_momentum <= 1:
             raise ConfigError(f"latent_momentum must be in (0, 1], got {latent_momentum}")
-        self.latent_dim = latent_dim
         self.latent_momentum = latent_momentum
-        self.encoder = from_spec(to_spec(encoder, "encoder"), MLP_ENCODER)(self.in_shape, latent_dim)
-        self.decoder = from_spec(to_spec(decoder, "decoder"), MLP_DECODER)(latent_dim, self.in_shape)
         # Running first and second moments of the codes, for ``sample``. Buffers, so they are checkpointed
         # and (under DDP) broadcast from rank 0.
         self.register_buffer("latent_mean", torch.zeros(latent_dim))
         self.register_buffer("latent_second_moment", torch.eye(latent_dim))
         self.register_buffer("latent_updates", torch.zeros((), dtype=torch.long))
         self.save_plain_hyperparameters(encoder=encoder, decoder=decoder)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)
 
     # -- the contract ----------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,9 +76,6 @@ class Autoencoder(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codes (N, latent_dim) -> images (N, C, H, W) in [0, 1]."""
         return torch.sigmoid(self.decoder(z))
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -149,4 +139,4 @@ def ae(**kwargs) -> Autoencoder:
 @register_model
 def ae_conv(**kwargs) -> Autoencoder:
     """Bottleneck autoencoder with convolutional encoder and decoder."""
-    return Autoencoder(**{"encoder": CONV_ENCODER, "decoder": CONV_DECODER, **kwargs})
+    return Autoencoder(**{**CONV_NETS, **kwargs})

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import torch
 
 from zoo.errors import ConfigError
-from zoo.methods.autoencoders.ae import CONV_DECODER, CONV_ENCODER, Autoencoder
+from zoo.methods.autoencoders.ae import Autoencoder
+from zoo.nets import CONV_NETS
 from zoo.registry import register_model
 
 Noise = Literal["masking", "gaussian", "salt_and_pepper"]
@@ -79,4 +80,4 @@ def dae(**kwargs) -> DenoisingAutoencoder:
 @register_model
 def dae_conv(**kwargs) -> DenoisingAutoencoder:
     """Denoising autoencoder with convolutional encoder and decoder."""
-    return DenoisingAutoencoder(**{"encoder": CONV_ENCODER, "decoder": CONV_DECODER, **kwargs})
+    return DenoisingAutoencoder(**{**CONV_NETS, **kwargs})

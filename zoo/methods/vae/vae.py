@@ -28,11 +28,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from zoo.errors import ConfigError
-from zoo.factories import from_spec, to_spec
 from zoo.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
-from zoo.methods.autoencoders.ae import CONV_DECODER, CONV_ENCODER, MLP_DECODER, MLP_ENCODER
-from zoo.methods.base import Batch, GenerativeModel
-from zoo.nets import DecoderFactory, EncoderFactory
+from zoo.methods.base import Batch, LatentVariableModel
+from zoo.nets import CONV_NETS, DecoderFactory, EncoderFactory
 from zoo.registry import register_model
 
 Likelihood = Literal["bernoulli", "gaussian"]
@@ -40,7 +38,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 MIN_LOG_STD = math.log(1e-3)  # floor of the Gaussian decoder's sigma: 1/1000 of the [0, 1] pixel range
 
 
-class VAE(GenerativeModel):
+class VAE(LatentVariableModel):
     """Variational autoencoder with Gaussian q(z|x), N(0, I) prior and Bernoulli or Gaussian p(x|z).
 
     Args:
@@ -53,6 +51,8 @@ class VAE(GenerativeModel):
         optimizer, lr_scheduler: see ``GenerativeModel``; default Adam, lr 1e-3.
     """
 
+    encoder_features_per_latent = 2  # mu and log sigma^2
+
     def __init__(
         self,
         *,
@@ -64,21 +64,20 @@ class VAE(GenerativeModel):
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
-        super().__init__(in_shape=in_shape, optimizer=optimizer, lr_scheduler=lr_scheduler)
-        if latent_dim < 1:
-            raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
         if likelihood not in LIKELIHOODS:
             raise ConfigError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
-        self.latent_dim = latent_dim
+        super().__init__(
+            in_shape=in_shape,
+            latent_dim=latent_dim,
+            encoder=encoder,
+            decoder=decoder,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.likelihood = likelihood
-        self.encoder = from_spec(to_spec(encoder, "encoder"), MLP_ENCODER)(self.in_shape, 2 * latent_dim)
-        self.decoder = from_spec(to_spec(decoder, "decoder"), MLP_DECODER)(latent_dim, self.in_shape)
         if likelihood == "gaussian":
             self.log_std = nn.Parameter(torch.zeros(()))  # log sigma of p(x|z), learned; starts at sigma = 1
         self.save_plain_hyperparameters(encoder=encoder, decoder=decoder)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)
 
     # -- the model -------------------------------------------------------------------------------------
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,9 +122,6 @@ class VAE(GenerativeModel):
         out = self.decoder(z)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out.clamp(0, 1)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Decoder means at z ~ N(0, I)."""
@@ -161,4 +157,4 @@ def vae(**kwargs) -> VAE:
 @register_model
 def vae_conv(**kwargs) -> VAE:
     """VAE with convolutional encoder and decoder."""
-    return VAE(**{"encoder": CONV_ENCODER, "decoder": CONV_DECODER, **kwargs})
+    return VAE(**{**CONV_NETS, **kwargs})
