@@ -1,0 +1,51 @@
+"""Trains a registered method for a few steps under DDP on 2 CPU ranks (gloo); run by test_ddp.py.
+
+    python tests/methods/ddp_worker.py <model name> <checksums.pt>
+
+A script, not an in-process ``ddp_spawn`` run: Lightning's ``ddp`` launcher starts rank 1 by running
+this file again, as it does for a user's ``zoo fit --trainer.strategy=ddp``. (``ddp_spawn`` inside
+pytest sometimes aborts at gloo teardown, "terminate called without an active exception", even for
+Lightning's own BoringModel, which would make the test flaky for reasons outside zoo.)
+"""
+import sys
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import zoo
+
+
+class GatherChecksums(L.Callback):
+    """After training, every rank's checksums of all parameters and buffers, saved by rank 0."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        state = torch.cat([v.detach().double().flatten() for v in pl_module.state_dict().values()])
+        checksums = trainer.strategy.all_gather(torch.stack([state.sum(), state.abs().sum(), state.pow(2).sum()]))
+        if trainer.is_global_zero:
+            torch.save(checksums.cpu(), self.path)
+
+
+def main(name: str, path: str) -> None:
+    L.seed_everything(0, verbose=False)
+    model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4)
+    data = TensorDataset(torch.rand(128, 1, 8, 8), torch.zeros(128, dtype=torch.long))
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[GatherChecksums(path)],
+    )
+    trainer.fit(model, DataLoader(data, batch_size=16))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
