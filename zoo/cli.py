@@ -159,11 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _zoo_error(err: BaseException | None) -> ZooError | None:
-    """``err`` itself, or the ZooError it was raised from: jsonargparse re-raises an error of a class's
-    ``__init__`` (a recipe's bad hyperparameter) as a ValueError ``from`` it, with a long dump around it."""
+def _zoo_error(err: BaseException | None) -> Exception | None:
+    """``err`` itself, or the user error it was raised from: jsonargparse re-raises an error of a class's
+    ``__init__`` (a recipe's bad hyperparameter) as a ValueError ``from`` it, with a long dump around it.
+
+    A FileNotFoundError counts as a user error too: it names a path the user gave (``--ckpt_path``)."""
     while err is not None:
-        if isinstance(err, ZooError):
+        if isinstance(err, (ZooError, FileNotFoundError)):
             return err
         err = err.__cause__
     return None

@@ -43,8 +43,9 @@ class WandbLogger(_LightningWandbLogger):
             mode = "offline" if offline else "online"
         # wandb looks for the git commit from save_dir, and warns when that folder does not exist yet
         Path(save_dir).mkdir(parents=True, exist_ok=True)
-        # Lightning's own `offline` flag does not reach wandb.init (which then demands a key): pass `mode`.
-        super().__init__(save_dir=save_dir, project=project, offline=mode == "offline", mode=mode, **kwargs)
+        # Lightning's own `offline` flag does not reach wandb.init (which then demands a key) and sets
+        # WANDB_MODE in the process environment behind wandb's back: pass `mode` to wandb.init instead.
+        super().__init__(save_dir=save_dir, project=project, mode=mode, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]  # wandb warns that the setting is deprecated even when None
 
