@@ -3,9 +3,7 @@
     python tests/methods/ddp_worker.py <model name> <checksums.pt>
 
 A script, not an in-process ``ddp_spawn`` run: Lightning's ``ddp`` launcher starts rank 1 by running
-this file again, as it does for a user's ``zoo fit --trainer.strategy=ddp``. (``ddp_spawn`` inside
-pytest sometimes aborts at gloo teardown, "terminate called without an active exception", even for
-Lightning's own BoringModel, which would make the test flaky for reasons outside zoo.)
+this file again, as it does for a user's ``zoo fit --trainer.strategy=ddp``.
 """
 import sys
 
@@ -14,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import zoo
+from zoo.cli import close_process_group
 
 
 class GatherChecksums(L.Callback):
@@ -45,6 +44,7 @@ def main(name: str, path: str) -> None:
         callbacks=[GatherChecksums(path)],
     )
     trainer.fit(model, DataLoader(data, batch_size=16))
+    close_process_group()  # as `zoo fit` does: gloo may abort at exit otherwise
 
 
 if __name__ == "__main__":
