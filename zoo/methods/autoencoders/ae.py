@@ -130,6 +130,7 @@ class Autoencoder(LatentVariableModel):
             self.latent_mean.lerp_(moments[:d], rate)
             self.latent_second_moment.lerp_(moments[d:].view(d, d), rate)
 
+
 @register_model
 def ae(**kwargs) -> Autoencoder:
     """Bottleneck autoencoder with MLP encoder and decoder."""
