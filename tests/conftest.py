@@ -1,11 +1,35 @@
 """Shared test setup: an isolated $ZOO_HOME, no network, small deterministic training helpers."""
 from __future__ import annotations
 
+import ipaddress
+import socket
+
 import lightning as L
 import pytest
 import torch
 
 from zoo.data import DigitsDataModule
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch):
+    """Tests never download: any connection beyond this machine fails at once, naming the address.
+
+    Loopback and Unix sockets stay open (wandb's offline service and DDP's gloo rendezvous use them)."""
+    connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                local = ipaddress.ip_address(host).is_loopback
+            except ValueError:  # a host name: only localhost is allowed
+                local = host == "localhost"
+            if not local:
+                raise OSError(f"tests may not use the network (tried to connect to {address})")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
 @pytest.fixture(autouse=True)
