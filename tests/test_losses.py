@@ -1,10 +1,23 @@
 """Each loss against values computed by hand (the arithmetic is in the comments)."""
 import math
 
+import pytest
 import torch
 from torch.testing import assert_close
 
-from zoo.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood, squared_error
+from zoo.losses import (
+    bernoulli_log_likelihood,
+    discriminator_loss,
+    gaussian_kl,
+    gaussian_log_likelihood,
+    generator_minimax_loss,
+    generator_non_saturating_loss,
+    gradient_penalty,
+    interpolate,
+    squared_error,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
 
 
 def test_squared_error_sums_per_example():
@@ -54,3 +67,76 @@ def test_gaussian_log_likelihood_by_hand():
     assert_close(gaussian_log_likelihood(mean, log_std, x), torch.tensor([expected]))
     ref = torch.distributions.Normal(mean, 2.0).log_prob(x).sum(-1)
     assert_close(gaussian_log_likelihood(mean, log_std, x), ref)
+
+
+# -- adversarial losses: softplus(2) = ln(1 + e^2) = 2.126928, softplus(-2) = 0.126928, softplus(-1) = 0.313262
+
+
+def test_discriminator_loss_is_binary_cross_entropy():
+    # D(x) = D(G(z)) = sigmoid(0) = 1/2: -[ln 1/2 + ln(1 - 1/2)] = 2 ln 2
+    assert_close(discriminator_loss(torch.tensor([0.0]), torch.tensor([0.0])), torch.tensor([2 * math.log(2)]))
+    # real score 2: -ln sigmoid(2) = softplus(-2); fake score -1: -ln(1 - sigmoid(-1)) = softplus(-1)
+    assert_close(discriminator_loss(torch.tensor([2.0]), torch.tensor([-1.0])), torch.tensor([0.126928 + 0.313262]))
+
+
+def test_one_sided_label_smoothing_changes_only_the_real_target():
+    # real target 0.9: 0.9 * softplus(-2) + 0.1 * softplus(2) = 0.114235 + 0.212693; fake term unchanged
+    smoothed = discriminator_loss(torch.tensor([2.0]), torch.tensor([-1.0]), real_target=0.9)
+    assert_close(smoothed, torch.tensor([0.326928 + 0.313262]))
+
+
+def test_generator_losses_by_hand():
+    scores = torch.tensor([0.0, 2.0])
+    # minimax: ln(1 - sigmoid(s)) = -softplus(s): -ln 2 and -2.126928
+    assert_close(generator_minimax_loss(scores), torch.tensor([-math.log(2), -2.126928]))
+    # non-saturating: -ln sigmoid(s) = softplus(-s): ln 2 and 0.126928
+    assert_close(generator_non_saturating_loss(scores), torch.tensor([math.log(2), 0.126928]))
+
+
+def test_minimax_saturates_where_non_saturating_does_not():
+    # D rejects G(z) confidently (score -8): the minimax gradient is sigmoid(-8) ~ 3e-4, the other's ~ 1
+    s = torch.tensor([-8.0], requires_grad=True)
+    (g_minimax,) = torch.autograd.grad(generator_minimax_loss(s).sum(), s)
+    (g_non_sat,) = torch.autograd.grad(generator_non_saturating_loss(s).sum(), s)
+    assert_close(g_minimax, -torch.sigmoid(torch.tensor([-8.0])))
+    assert_close(g_non_sat, -torch.sigmoid(torch.tensor([8.0])))
+
+
+def test_wasserstein_losses_by_hand():
+    real, fake = torch.tensor([3.0, 1.0]), torch.tensor([1.0, 1.5])
+    assert_close(wasserstein_critic_loss(real, fake), torch.tensor([-2.0, 0.5]))  # f(G(z)) - f(x)
+    assert_close(wasserstein_generator_loss(fake), torch.tensor([-1.0, -1.5]))
+
+
+def test_interpolate_uses_one_coefficient_per_sample():
+    real, fake = torch.ones(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    x_hat = interpolate(real, fake, torch.tensor([0.25, 1.0]))
+    assert_close(x_hat, torch.stack([torch.full((1, 2, 2), 0.25), torch.ones(1, 2, 2)]))
+
+
+def test_interpolate_refuses_per_pixel_coefficients():
+    real = torch.ones(2, 1, 2, 2)
+    with pytest.raises(ValueError, match=r"one coefficient per sample, shape \(2,\), got \(2, 1, 2, 2\)"):
+        interpolate(real, real, torch.rand(2, 1, 2, 2))
+
+
+def _linear_critic(w: torch.Tensor):
+    return lambda x: (x.flatten(1) * w).sum(1)  # f(x) = w . x, so grad_x f = w everywhere
+
+
+def test_gradient_penalty_by_hand():
+    x_hat = torch.rand(3, 2, 1, 1)
+    # ||(3, 4)|| = 5: (5 - 1)^2 = 16; ||(0.6, 0.8)|| = 1: 0
+    assert_close(gradient_penalty(_linear_critic(torch.tensor([3.0, 4.0])), x_hat), torch.full((3,), 16.0))
+    assert_close(gradient_penalty(_linear_critic(torch.tensor([0.6, 0.8])), x_hat), torch.zeros(3))
+
+
+def test_gradient_penalty_is_differentiable_and_scale_invariant():
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    x_hat = torch.rand(1, 2, 1, 1)
+    penalty = gradient_penalty(_linear_critic(w), x_hat)
+    (grad_w,) = torch.autograd.grad(penalty.sum(), w)
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = 2 * 4 * (0.6, 0.8)
+    assert_close(grad_w, torch.tensor([4.8, 6.4]))
+    # a loss scale (16-mixed) is applied before autograd.grad and removed after: same value
+    assert_close(gradient_penalty(_linear_critic(w), x_hat, scale=65536.0), penalty)

@@ -6,6 +6,7 @@ take the batch mean. Units are nats. Hand-computed checks live in tests/test_los
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,3 +38,67 @@ def gaussian_log_likelihood(mean: torch.Tensor, log_std: torch.Tensor, x: torch.
     log_std = torch.as_tensor(log_std, dtype=x.dtype, device=x.device).expand_as(x)
     z = (x - mean) * torch.exp(-log_std)
     return (-0.5 * z.pow(2) - log_std - 0.5 * LOG_2PI).flatten(1).sum(1)
+
+
+# -- adversarial losses ----------------------------------------------------------------------------------
+# "Scores" are the discriminator's outputs, (N,): logits of D(x) = sigmoid(score) for the original GAN
+# family, unbounded critic values f(x) for the Wasserstein family. Each loss is what its player minimises.
+
+
+def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))] per pair (Goodfellow et al. 2014, Eq. 1), as binary cross-entropy.
+
+    ``real_target`` < 1 is one-sided label smoothing (Salimans et al. 2016, arXiv:1606.03498, Sec. 3.4):
+    ``cross_entropy(0.9, D(x)) + cross_entropy(0, D(G(z)))``; fake targets stay 0."""
+    real = F.binary_cross_entropy_with_logits(real_scores, torch.full_like(real_scores, real_target), reduction="none")
+    fake = F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores), reduction="none")
+    return real + fake
+
+
+def generator_minimax_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """log(1 - D(G(z))): the generator's side of the minimax game (saturates when D rejects G(z))."""
+    return -F.softplus(fake_scores)  # log(1 - sigmoid(s)) = -softplus(s), stable for large |s|
+
+
+def generator_non_saturating_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)): same fixed point as minimax, strong gradients early in training (Goodfellow et al. 2014)."""
+    return F.softplus(-fake_scores)  # -log sigmoid(s)
+
+
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """f(G(z)) - f(x): minimising it maximises the critic's estimate E[f(x)] - E[f(G(z))] of W(P_r, P_g)
+    (Arjovsky et al. 2017, arXiv:1701.07875, Algorithm 1)."""
+    return fake_scores - real_scores
+
+
+def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """-f(G(z)) (Arjovsky et al. 2017, Algorithm 1)."""
+    return -fake_scores
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """x_hat = eps x + (1 - eps) G(z) with **one** eps ~ U[0, 1] per sample, eps: (N,) (Gulrajani et al. 2017,
+    arXiv:1704.00028, Algorithm 1). A per-pixel eps (a known bug in popular scripts) is refused: it samples
+    points off the lines between real and fake images, where the penalty's argument does not hold."""
+    if eps.dim() != 1 or eps.shape[0] != real.shape[0]:
+        raise ValueError(f"eps must hold one coefficient per sample, shape ({real.shape[0]},), got {tuple(eps.shape)}")
+    eps = eps.view(-1, *([1] * (real.dim() - 1))).to(real.dtype)
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor, scale: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """(||grad_x f(x_hat)||_2 - 1)^2 per sample (Gulrajani et al. 2017, Eq. 3), differentiable (create_graph).
+
+    ``scale``: a mixed-precision loss scale (16-mixed). The scores are multiplied by it before
+    ``autograd.grad`` so small float16 gradients don't flush to zero, and the gradients are divided by it
+    afterwards; an overflow gives inf, and the grad scaler then skips the step as it does for any loss."""
+    x_hat = x_hat.detach().requires_grad_(True)
+    scores = critic(x_hat).sum()
+    if scale is not None:
+        scores = scores * scale
+    (grads,) = torch.autograd.grad(scores, x_hat, create_graph=True)
+    if scale is not None:
+        grads = grads / scale
+    return (grads.float().flatten(1).norm(2, dim=1) - 1).pow(2)
