@@ -1,7 +1,7 @@
 """The ``zoo`` command.
 
     zoo fit|validate|test --config recipes/<method>/<dataset>.yaml [--trainer.* ...] [--model.* ...]
-    zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png
+    zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png [--interpolate --steps 8]
     zoo list [PATTERN] [--pretrained]
     zoo download <pretrained-name>
 
@@ -90,10 +90,18 @@ def sample_main(opts: argparse.Namespace) -> None:
 
     model = zoo.load(opts.model)
     generator = torch.Generator().manual_seed(opts.seed)
-    images = model.sample(opts.n, generator=generator)
+    if opts.interpolate:
+        from zoo.errors import ConfigError
+        from zoo.latent import interpolation_grid
+
+        if not hasattr(model, "decode") or not hasattr(model, "latent_dim"):
+            raise ConfigError(f"{opts.model} ({type(model).__name__}) has no latent code to walk; drop --interpolate")
+        images, nrow, what = interpolation_grid(model, opts.n, opts.steps, generator=generator), opts.steps, "walks"
+    else:
+        images, nrow, what = model.sample(opts.n, generator=generator), opts.nrow, "samples"
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
-    save_image(images, opts.out, nrow=opts.nrow)
-    print(f"wrote {opts.n} samples of {opts.model} to {opts.out}")
+    save_image(images, opts.out, nrow=nrow)
+    print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
 
 
 def list_main(opts: argparse.Namespace) -> None:
@@ -137,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
     p.add_argument("--nrow", type=_positive_int, default=8, help="images per grid row (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
+    p.add_argument(
+        "--interpolate",
+        action="store_true",
+        help="latent walks instead (DCGAN Sec. 6.1): --n rows, each from one random z to another in --steps images",
+    )
+    p.add_argument("--steps", type=_at_least_two, default=8, help="images per walk with --interpolate (default 8)")
     p = sub.add_parser("list", help="list registered models (or pretrained weights with --pretrained)")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'vae*'")
     p.add_argument("--pretrained", action="store_true", help="list pretrained weights instead of models")
@@ -149,6 +163,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (both ends of the walk), got {value}")
     return value
 
 

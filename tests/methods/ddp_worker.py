@@ -1,10 +1,11 @@
 """Trains a registered method for a few steps under DDP on 2 CPU ranks (gloo); run by test_ddp.py.
 
-    python tests/methods/ddp_worker.py <model name> <checksums.pt>
+    python tests/methods/ddp_worker.py <model name> <checksums.pt> [<model kwargs as JSON>]
 
 A script, not an in-process ``ddp_spawn`` run: Lightning's ``ddp`` launcher starts rank 1 by running
 this file again, as it does for a user's ``zoo fit --trainer.strategy=ddp``.
 """
+import json
 import sys
 
 import lightning as L
@@ -28,12 +29,12 @@ class GatherChecksums(L.Callback):
             torch.save(checksums.cpu(), self.path)
 
 
-def main(name: str, path: str) -> None:
+def main(name: str, path: str, kwargs: str = "{}") -> None:
     L.seed_everything(0, verbose=False)
-    model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4)
+    model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
     data = TensorDataset(torch.rand(128, 1, 8, 8), torch.zeros(128, dtype=torch.long))
     trainer = L.Trainer(
-        max_steps=4,
+        max_steps=8,
         accelerator="cpu",
         devices=2,
         strategy="ddp",
@@ -48,4 +49,4 @@ def main(name: str, path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

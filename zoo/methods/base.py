@@ -38,6 +38,8 @@ class GenerativeModel(L.LightningModule):
         optimizer: factory ``params -> Optimizer`` (a class, a partial, or a class_path spec); each method
             passes its paper's default as ``default_optimizer``.
         lr_scheduler: optional factory ``optimizer -> LRScheduler``, stepped once per epoch.
+        default_optimizer: the paper's optimizer spec, used when ``optimizer`` is None; None for a method
+            that builds several optimizers itself (see ``optimizer_hparams``).
     """
 
     #: keys of the checkpoint dict this class adds
@@ -49,11 +51,13 @@ class GenerativeModel(L.LightningModule):
         in_shape: Sequence[int],
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
-        default_optimizer: Spec = ADAM,
+        default_optimizer: Spec | None = ADAM,
     ) -> None:
         super().__init__()
         self.in_shape: ImageShape = image_shape(in_shape)
-        self.optimizer_spec = to_spec(optimizer, "optimizer") or dict(default_optimizer)
+        # None for methods with several optimizers (GANs), which keep their own specs
+        default = dict(default_optimizer) if default_optimizer is not None else None
+        self.optimizer_spec = to_spec(optimizer, "optimizer") or default
         self.lr_scheduler_spec = to_spec(lr_scheduler, "lr_scheduler")
 
     # -- hyperparameters -------------------------------------------------------------------------------
@@ -70,8 +74,7 @@ class GenerativeModel(L.LightningModule):
         self.save_hyperparameters(frame=frame.f_back)
         for name, factory in factories.items():
             self.hparams[name] = to_spec(factory, name)
-        self.hparams["optimizer"] = self.optimizer_spec
-        self.hparams["lr_scheduler"] = self.lr_scheduler_spec
+        self.hparams.update(self.optimizer_hparams())
         # in_shape is linked from the data by the CLI after parsing, so the CLI's config may not hold it
         self.hparams["in_shape"] = list(self.in_shape)
         for name, value in list(self.hparams.items()):
@@ -97,6 +100,11 @@ class GenerativeModel(L.LightningModule):
         return torch.randn(shape, generator=generator, device=device).to(self.device, self.dtype)
 
     # -- optimizers ------------------------------------------------------------------------------------
+    def optimizer_hparams(self) -> dict[str, Spec | None]:
+        """The optimizer and scheduler specs as stored in the hyperparameters (defaults filled in, so a
+        checkpoint records what was used). A method with several optimizers (a GAN) overrides this."""
+        return {"optimizer": self.optimizer_spec, "lr_scheduler": self.lr_scheduler_spec}
+
     def configure_optimizers(self) -> Any:
         optimizer = from_spec(self.optimizer_spec, ADAM)(self.parameters())
         if self.lr_scheduler_spec is None:

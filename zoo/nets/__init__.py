@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from torch import nn
 
 from zoo.nets.conv import ConvDecoder, ConvEncoder
+from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
 
 EncoderFactory = Callable[[Sequence[int], int], nn.Module]
@@ -31,6 +32,8 @@ __all__ = [
     "MLP_NETS",
     "ConvDecoder",
     "ConvEncoder",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "DecoderFactory",
     "EncoderFactory",
     "MLPDecoder",

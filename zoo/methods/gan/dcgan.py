@@ -1,0 +1,39 @@
+"""DCGAN: Radford et al., "Unsupervised Representation Learning with Deep Convolutional Generative
+Adversarial Networks", ICLR 2016, arXiv:1511.06434.
+
+The GAN objective (zoo/methods/gan/gan.py, non-saturating generator loss) with the paper's all-
+convolutional nets (zoo/nets/dcgan.py: strided convs, batch norm except at G's output and D's input,
+ReLU/tanh in G, LeakyReLU 0.2 in D, N(0, 0.02) init) and its training settings (Sec. 4): Adam with
+lr 2e-4 and beta1 = 0.5, minibatch 128, z of dimension 100. The latent-space tools of Sec. 6 (walks and
+vector arithmetic) are in zoo/latent.py and ``zoo sample --interpolate``.
+
+Deviations from the paper:
+- z ~ N(0, I) instead of uniform noise.
+- Images are not scaled to 64x64: the nets adapt to the data's size (8, 28, 32, 64, ...; see
+  zoo/nets/dcgan.py), with channel widths set by the recipe.
+"""
+from __future__ import annotations
+
+from zoo.methods.gan.gan import ADAM_DCGAN, GAN
+from zoo.registry import register_model
+
+DCGAN_NETS = {
+    "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 64}},
+    "discriminator": {"class_path": "zoo.nets.DCGANDiscriminator", "init_args": {"width": 64}},
+}
+
+
+class DCGAN(GAN):
+    """GAN with DCGAN nets and optimizer. Arguments as ``GAN``; ``latent_dim`` defaults to the paper's 100."""
+
+    default_nets = DCGAN_NETS
+    default_optimizer = ADAM_DCGAN
+
+    def __init__(self, *, latent_dim: int = 100, **kwargs) -> None:
+        super().__init__(latent_dim=latent_dim, **kwargs)
+
+
+@register_model
+def dcgan(**kwargs) -> DCGAN:
+    """DCGAN (width 64 in G and D, z of dimension 100)."""
+    return DCGAN(**kwargs)

@@ -1,0 +1,100 @@
+"""WGAN-GP: Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, arXiv:1704.00028.
+
+WGAN (zoo/methods/gan/wgan.py) with the weight clipping replaced by a **gradient penalty** (Eq. 3):
+
+    L = E[f(G(z))] - E[f(x)] + lambda * E_x_hat[(||grad f(x_hat)||_2 - 1)^2],
+    x_hat = eps x + (1 - eps) G(z),  eps ~ U[0, 1], one eps per sample,
+
+with lambda = 10, n_critic = 5, Adam (lr 1e-4, betas (0, 0.9)) (Algorithm 1), and **no batch norm in the
+critic** (Sec. 4: the penalty is per sample, and batch norm couples the samples of a batch); layer
+normalisation is used instead, as the paper recommends.
+
+Deviations from the paper:
+- Nets are DCGAN's (zoo/nets/dcgan.py) with layer norm in the critic rather than the paper's ResNets.
+- z ~ N(0, I) of dimension 100 (128 in the paper's code).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+
+from zoo.errors import ConfigError
+from zoo.losses import (
+    gradient_penalty,
+    interpolate,
+)
+from zoo.methods.gan.base import AdversarialModel
+from zoo.methods.gan.wgan import WassersteinObjective
+from zoo.nets import DecoderFactory, EncoderFactory
+from zoo.registry import register_model
+
+ADAM_WGAN_GP = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-4, "betas": [0.0, 0.9]}}
+WGAN_GP_NETS = {
+    "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 64}},
+    "discriminator": {"class_path": "zoo.nets.DCGANDiscriminator", "init_args": {"width": 64, "norm": "layer"}},
+}
+
+
+class WGANGP(WassersteinObjective, AdversarialModel):
+    """WGAN with gradient penalty.
+
+    Args:
+        in_shape: (C, H, W) of the images, values in [0, 1].
+        latent_dim: dimension of z.
+        generator, discriminator: net factories; the discriminator is the critic f (default: DCGAN nets,
+            layer norm in the critic; avoid batch norm there).
+        penalty_weight: lambda, the gradient penalty's coefficient (10).
+        n_critic: critic updates per generator update (5).
+        ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
+        generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default Adam 1e-4, (0, 0.9).
+    """
+
+    def __init__(
+        self,
+        *,
+        in_shape: Sequence[int] = (1, 28, 28),
+        latent_dim: int = 100,
+        generator: DecoderFactory | None = None,
+        discriminator: EncoderFactory | None = None,
+        penalty_weight: float = 10.0,
+        n_critic: int = 5,
+        ema_decay: float | None = None,
+        gradient_clip_val: float | None = None,
+        generator_optimizer: OptimizerCallable | None = None,
+        discriminator_optimizer: OptimizerCallable | None = None,
+        generator_lr_scheduler: LRSchedulerCallable | None = None,
+        discriminator_lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        if penalty_weight < 0:
+            raise ConfigError(f"penalty_weight must be >= 0 (the paper uses 10), got {penalty_weight}")
+        super().__init__(
+            in_shape=in_shape,
+            latent_dim=latent_dim,
+            generator=generator,
+            discriminator=discriminator,
+            n_critic=n_critic,
+            ema_decay=ema_decay,
+            gradient_clip_val=gradient_clip_val,
+            generator_optimizer=generator_optimizer,
+            discriminator_optimizer=discriminator_optimizer,
+            generator_lr_scheduler=generator_lr_scheduler,
+            discriminator_lr_scheduler=discriminator_lr_scheduler,
+            default_nets=WGAN_GP_NETS,
+            default_optimizer=ADAM_WGAN_GP,
+        )
+        self.penalty_weight = penalty_weight
+        self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
+
+    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        eps = torch.rand(real.shape[0], device=real.device)  # one coefficient per sample
+        penalty = gradient_penalty(self.scores, interpolate(real, fake, eps), scale=self.loss_scale()).mean()
+        self.log("train/gradient_penalty", penalty.detach())
+        return self.penalty_weight * penalty
+
+
+@register_model
+def wgan_gp(**kwargs) -> WGANGP:
+    """WGAN-GP with DCGAN nets (layer-norm critic), lambda = 10, Adam 1e-4 (0, 0.9), n_critic = 5."""
+    return WGANGP(**kwargs)
