@@ -1,0 +1,64 @@
+"""PeriodicFID: a small-n domain FID logged during training, at the epochs it should be, outside training_step."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+import zoo
+from tests.conftest import quiet_trainer
+from zoo.callbacks import PeriodicFID
+from zoo.data import DigitsDataModule
+from zoo.errors import ConfigError, UnknownModelError
+
+
+def test_logs_fid_every_n_epochs_and_at_the_last(monkeypatch):
+    L.seed_everything(0, verbose=False)
+    model = zoo.create_model("vae", in_shape=(1, 8, 8), latent_dim=4)
+    callback = PeriodicFID(extractor="digits_cls", n=300, every_n_epochs=2)
+    computed = []
+    fid = callback._fid
+
+    def spy(trainer, module):
+        computed.append(trainer.current_epoch)
+        return fid(trainer, module)
+
+    monkeypatch.setattr(callback, "_fid", spy)
+    trainer = quiet_trainer(max_epochs=3, limit_train_batches=3, limit_val_batches=1, callbacks=[callback])
+    trainer.fit(model, DigitsDataModule(batch_size=64))  # runs a sanity check first: no FID there
+    assert computed == [1, 2]  # epoch 2 (period) and epoch 3 (last), counted from 0
+    value = trainer.callback_metrics["val/fid_digits_cls"].item()
+    assert math.isfinite(value) and value > 0
+    assert callback._real["features"].shape == (300, 64)  # real features computed once, from the train split
+    # the same noise and the same weights give the same number: the value is the model's, not the seed's
+    module_value = callback._fid(trainer, model.eval())
+    torch.testing.assert_close(module_value, value, rtol=1e-5, atol=0)
+
+
+def test_bad_settings_fail_before_training():
+    with pytest.raises(UnknownModelError, match="unknown extractor 'digit_cls'"):
+        PeriodicFID(extractor="digit_cls")
+    with pytest.raises(ConfigError, match="every_n_epochs must be >= 1, got 0"):
+        PeriodicFID(extractor="digits_cls", every_n_epochs=0)
+    model = zoo.create_model("vae", in_shape=(1, 28, 28), latent_dim=4)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=1, callbacks=[PeriodicFID(extractor="digits_cls")])
+    with pytest.raises(ConfigError, match=r"reads \(1, 8, 8\) images but the model makes \(1, 28, 28\)"):
+        trainer.fit(model, DigitsDataModule(batch_size=64, size=28))
+
+
+def test_two_ddp_ranks_log_the_same_fid(tmp_path):
+    """Rank 0 computes, the value is broadcast: both CPU ranks (gloo) log the same finite number."""
+    out = tmp_path / "values.pt"
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("ddp_fid_worker.py")), str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    values = torch.load(out)
+    assert values.shape == (2,) and torch.isfinite(values).all() and values[0] > 0
+    torch.testing.assert_close(values[1], values[0], rtol=0, atol=0)

@@ -1,0 +1,61 @@
+"""Evaluation: FID/KID/IS and precision/recall through torchmetrics and torch-fidelity, feature extractors
+(Inception and small domain classifiers shipped with zoo), likelihood (importance-weighted NLL, bits/dim),
+and ``zoo evaluate`` (zoo/metrics/evaluate.py).
+
+    from zoo.metrics import SampleQuality, get_extractor
+    quality = SampleQuality(get_extractor("digits_cls"), ["fid", "kid"])
+    quality.update(real_images, real=True)
+    quality.update(model.sample(1000), real=False)
+    quality.compute(seed=0)        # {"fid_digits_cls": ..., "kid_digits_cls": ..., "kid_digits_cls_std": ...}
+
+Only the likelihood functions are imported with the package (zoo.methods uses them, so ``import zoo``
+loads this file); the rest is imported on first use, which keeps torchmetrics' image metrics and
+torch-fidelity out of ``import zoo`` and avoids a cycle through zoo.weights.
+"""
+from zoo.metrics.likelihood import (
+    bits_per_dim,
+    diagonal_gaussian_log_density,
+    importance_weighted_log_likelihood,
+    standard_normal_log_density,
+)
+
+_LAZY = {
+    "ClassifierFeatures": "zoo.metrics.features",
+    "FeatureExtractor": "zoo.metrics.features",
+    "FeatureView": "zoo.metrics.features",
+    "SampleQuality": "zoo.metrics.sample_quality",
+    "fid_metric": "zoo.metrics.sample_quality",
+    "is_metric": "zoo.metrics.sample_quality",
+    "kid_metric": "zoo.metrics.sample_quality",
+    "precision_recall": "zoo.metrics.sample_quality",
+    "get_extractor": "zoo.metrics.extractors",
+    "list_extractors": "zoo.metrics.extractors",
+    "evaluate": "zoo.metrics.evaluate",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo.metrics' has no attribute {name!r}")
+
+
+__all__ = [
+    "ClassifierFeatures",
+    "FeatureExtractor",
+    "FeatureView",
+    "SampleQuality",
+    "bits_per_dim",
+    "diagonal_gaussian_log_density",
+    "evaluate",
+    "fid_metric",
+    "get_extractor",
+    "importance_weighted_log_likelihood",
+    "is_metric",
+    "kid_metric",
+    "list_extractors",
+    "precision_recall",
+    "standard_normal_log_density",
+]
