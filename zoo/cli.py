@@ -4,6 +4,7 @@
     zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png [--interpolate --steps 8]
     zoo list [PATTERN] [--pretrained]
     zoo download <pretrained-name>
+    zoo evaluate <pretrained-name|file.ckpt|file.safetensors> --data digits --metrics fid,kid,is,pr,nll
 
 ``fit``/``validate``/``test`` are LightningCLI (subclass mode: any zoo method, any datamodule);
 the model's ``in_shape`` is linked from the datamodule's ``shape``. Errors a user can fix (``ZooError``)
@@ -18,7 +19,11 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import (
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+)
 from torchvision.utils import save_image
 
 from zoo.errors import ZooError
@@ -156,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", action="store_true", help="list pretrained weights instead of models")
     p = sub.add_parser("download", help="download and verify a pretrained model's weights into $ZOO_HOME")
     p.add_argument("name", help="pretrained name")
+    p = sub.add_parser("evaluate", help="score a model (FID/KID/IS/precision-recall/NLL); JSON with its protocol")
+    from zoo.metrics.evaluate import add_arguments as add_evaluate_arguments
+
+    add_evaluate_arguments(p)
     return parser
 
 
@@ -180,6 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             lightning_main(argv)
             return 0
         opts = build_parser().parse_args(argv)
+        if opts.command == "evaluate":
+            from zoo.metrics.evaluate import evaluate_main
+
+            evaluate_main(opts)
+            return 0
         {"sample": sample_main, "list": list_main, "download": download_main}[opts.command](opts)
         return 0
     except SystemExit as exit_:  # argparse/jsonargparse usage errors and --help: already printed
