@@ -39,12 +39,29 @@ def test_n_critic_schedule_counts_the_optimizer_steps(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=SHAPE, n_critic=5)
     counter = CountSteps()
-    trainer = quiet_trainer(max_epochs=1, callbacks=[counter])
+    trainer = quiet_trainer(max_epochs=1, callbacks=[counter], log_every_n_steps=5)
     trainer.fit(model, batches(10))
     assert (counter.critic, counter.generator) == (10, 2)
     assert (int(model.critic_steps), int(model.generator_steps)) == (10, 2)
     assert trainer.global_step == 12  # Lightning counts optimizer steps, not batches
-    assert trainer.callback_metrics["train/generator_steps"] == 2
+    assert trainer.callback_metrics["train/generator_steps"] == 2  # diagnostics logged on batches 5 and 10
+
+
+def test_diagnostics_are_logged_only_on_logging_batches():
+    """Lightning writes step metrics every log_every_n_steps batches; the engine logs its diagnostics
+    then only (each self.log costs ~1 ms), the losses every batch for the progress bar."""
+    seen = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.append(("train/D(x)" in trainer.callback_metrics, float(trainer.callback_metrics["train/d_loss"])))
+
+    torch.manual_seed(0)
+    quiet_trainer(max_epochs=1, log_every_n_steps=3, callbacks=[Record()]).fit(
+        zoo.create_model("gan", in_shape=SHAPE), batches(4)
+    )
+    assert [logged for logged, _ in seen] == [False, False, True, True]  # first written after batch 3
+    assert len({loss for _, loss in seen}) == 4  # the loss is fresh every batch
 
 
 def test_schedule_continues_across_epochs_and_a_resume(tmp_path):
@@ -104,7 +121,12 @@ def test_clipping_acts_on_unscaled_gradients_under_a_grad_scaler():
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             scales.append(pl_module.loss_scale())
 
-    trainer = quiet_trainer(max_steps=1, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)], callbacks=[RecordScale()])
+    trainer = quiet_trainer(
+        max_steps=1,
+        log_every_n_steps=1,
+        plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)],
+        callbacks=[RecordScale()],
+    )
     trainer.fit(model, batches(1))
     update = torch.cat([(p.detach() - b).flatten() for p, b in zip(model.discriminator.parameters(), before)])
     torch.testing.assert_close(update.norm(), torch.tensor(clip), rtol=1e-3, atol=0)
