@@ -186,8 +186,8 @@ class AdversarialModel(GenerativeModel):
         self.critic_steps += 1
         self._critic_steps += 1
         self.log("train/d_loss", total.detach(), prog_bar=True)
-        if self.logging_step():
-            self.log_dict({f"train/{k}": v.detach() for k, v in self.score_metrics(real_scores, fake_scores).items()})
+        if self.logging_step():  # skip computing the scores' summaries on batches that log nothing
+            self.log_diagnostics(self.score_metrics(real_scores, fake_scores))
 
         if self._critic_steps % self.n_critic == 0:
             with self.toggled_optimizer(g_opt):
@@ -200,8 +200,13 @@ class AdversarialModel(GenerativeModel):
             if self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
             self.log("train/g_loss", g_loss.detach(), prog_bar=True)
+        self.log_diagnostics({"generator_steps": self.generator_steps.float()})
+
+    def log_diagnostics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """Log ``train/<name>`` values on the batches Lightning writes logs for (see ``logging_step``).
+        Methods log their extra terms here (WGAN-GP: the gradient penalty)."""
         if self.logging_step():
-            self.log("train/generator_steps", self.generator_steps.float())
+            self.log_dict({f"train/{k}": v.detach() for k, v in metrics.items()})
 
     def logging_step(self) -> bool:
         """Whether Lightning writes the logs after this batch (every ``log_every_n_steps`` batches).

@@ -90,8 +90,7 @@ class WGANGP(WassersteinObjective, AdversarialModel):
     def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         eps = torch.rand(real.shape[0], device=real.device)  # one coefficient per sample
         penalty = gradient_penalty(self.scores, interpolate(real, fake, eps), scale=self.loss_scale()).mean()
-        if self.logging_step():
-            self.log("train/gradient_penalty", penalty.detach())
+        self.log_diagnostics({"gradient_penalty": penalty})
         return self.penalty_weight * penalty
 
 
