@@ -11,5 +11,6 @@ __version__ = "0.1.0"
 from zoo import methods  # noqa: E402,F401  (registers the entry points)
 from zoo.registry import create_model, list_models, register_model  # noqa: E402
 from zoo.weights import Weights, list_pretrained, load  # noqa: E402
+from zoo import pretrained  # noqa: E402,F401  (registers the shipped weights)
 
 __all__ = ["Weights", "create_model", "list_models", "list_pretrained", "load", "register_model"]

@@ -126,13 +126,20 @@ def verify_sha256(path: str | os.PathLike, expected: str) -> None:
         )
 
 
-def save_safetensors(model: GenerativeModel, path: str | os.PathLike) -> str:
+def save_safetensors(model: GenerativeModel, path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> str:
     """Write ``model``'s weights and what rebuilds it; returns the file's sha256.
 
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type to halve the file;
+    integer buffers (batch-norm counters) are kept. Loading casts them back to the model's own dtype, so a
+    half-precision file gives a float32 model (whose weights are the rounded values).
     Written to a temporary file and renamed, so an interrupted save never leaves a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise WeightsError(f"dtype must be a floating-point type (torch.float16, torch.bfloat16), got {dtype}")
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     hparams = {k: v for k, v in model.hparams.items() if not k.startswith("_")}
     metadata = {META_CLASS_PATH: class_path(type(model)), META_HPARAMS: json.dumps(hparams)}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

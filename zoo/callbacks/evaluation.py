@@ -9,10 +9,18 @@ It runs at the end of the validation epoch (a run without validation batches log
 ``training_step`` where torchmetrics warns that accumulating states grows memory, with the model in eval
 mode, and not during the sanity check.
 
+Each value is also appended, with the epoch, the step and the seconds since training started, to
+``fid_history.json`` in the run's folder (beside ``checkpoints/``): the leaderboard plots FID against
+training time from it.
+
 DDP: only global rank 0 samples and computes; the value is broadcast so every rank logs the same number
 (no rank waits on a metric sync it did not take part in, and the n samples are not split across ranks).
 """
 from __future__ import annotations
+
+import json
+import os
+import time
 
 import lightning as L
 import torch
@@ -49,6 +57,9 @@ class PeriodicFID(L.Callback):
         self.key = f"val/fid_{extractor}"
         self._extractor = None
         self._real: dict[str, torch.Tensor] | None = None
+        #: [{"epoch", "step", "time_s", "fid"}] of this fit, in order
+        self.history: list[dict[str, float]] = []
+        self._start: float | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit" or self._extractor is not None:
@@ -63,6 +74,12 @@ class PeriodicFID(L.Callback):
                 f"model makes {tuple(shape)}; use the extractor of this dataset at its native size"
             )
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a resumed fit continues the clock of the run it resumes (the history in its folder)
+        previous = self._read_history(trainer)
+        self.history = previous
+        self._start = time.monotonic() - (previous[-1]["time_s"] if previous else 0.0)
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
@@ -73,6 +90,29 @@ class PeriodicFID(L.Callback):
         value = self._fid(trainer, pl_module) if trainer.is_global_zero else 0.0
         value = trainer.strategy.broadcast(value, src=0)
         pl_module.log(self.key, value, rank_zero_only=False, sync_dist=False)
+        if trainer.is_global_zero and self._start is not None:
+            elapsed = time.monotonic() - self._start
+            self.history.append({"epoch": epoch, "step": trainer.global_step, "time_s": elapsed, "fid": value})
+            self._write_history(trainer)
+
+    def _history_path(self, trainer: L.Trainer):
+        from zoo.loggers import run_dir
+
+        return run_dir(trainer) / "fid_history.json"
+
+    def _read_history(self, trainer: L.Trainer) -> list[dict[str, float]]:
+        path = self._history_path(trainer)
+        if not trainer.ckpt_path or not path.is_file():  # a fresh fit starts a fresh curve
+            return []
+        return [row for row in json.loads(path.read_text())["history"] if row["epoch"] < trainer.current_epoch]
+
+    def _write_history(self, trainer: L.Trainer) -> None:
+        path = self._history_path(trainer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"metric": f"fid_{self.extractor_name}", "n": self.n, "seed": self.seed, "history": self.history}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)  # whole or not at all
 
     def _fid(self, trainer: L.Trainer, pl_module: L.LightningModule) -> float:
         from zoo.metrics.sample_quality import SampleQuality

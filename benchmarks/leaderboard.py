@@ -1,0 +1,582 @@
+"""The leaderboard: train every registered method's recipe for a dataset, score it under the pinned protocol,
+ship its weights, and write LEADERBOARD.md from the results.
+
+    python benchmarks/leaderboard.py run --dataset digits --export          # train (or reuse), evaluate, ship
+    python benchmarks/leaderboard.py run --dataset fashion_mnist --export   # CPU budget: 6 min per method
+    python benchmarks/leaderboard.py render                                 # LEADERBOARD.md, README, plots
+
+``run`` takes each method with a recipe ``recipes/<method>/<dataset>.yaml`` whose folder names a registered
+model, one after the other, through four stages:
+
+1. **train**: ``zoo fit --config <recipe>`` in a subprocess, into ``benchmarks/runs/<dataset>/<method>/``,
+   with the dataset's CPU budget as Lightning's ``max_time`` (the run stops at the recipe's epochs or the
+   budget, whichever comes first; ``stopped_by`` records which). A finished run (``train.json`` with the
+   same recipe hash, overrides and budget) is reused; an interrupted one resumes from its ``last.ckpt``.
+2. **export**: the final weights as safetensors in float32 and float16.
+3. **evaluate**: ``zoo evaluate``'s protocol (:data:`PROTOCOLS`) on both files. The float16 file is kept
+   when it costs no measured quality (its FID within :data:`FP16_FID_TOLERANCE` of float32's), else the
+   float32 one; NLL (methods with a likelihood) is measured on the kept file.
+4. **record**: ``benchmarks/results/<dataset>/<method>.json`` (metrics + protocol + train time + stopping
+   reason + hardware + commit + recipe hash) and a sample grid ``<method>.png``. With ``--export`` the
+   kept file is copied to ``zoo/pretrained/<method>.<dataset>.safetensors`` and its entry (sha256, recipe,
+   metrics with protocol, num_params) written to ``zoo/pretrained/index.json``.
+
+A method that fails at any stage is recorded as failed (stage and error, with the log's tail) and the run
+goes on; the command exits 1 if any method failed. Rerunning skips what is done, so an interrupted
+``run`` resumes where it stopped. ``render`` reads only the result files, so it reruns in seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+RUNS = ROOT / "benchmarks" / "runs"
+PRETRAINED = ROOT / "zoo" / "pretrained"
+LEADERBOARD = ROOT / "benchmarks" / "LEADERBOARD.md"
+README = ROOT / "README.md"
+README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+FORMAT = 1  # of the result JSON; bump when its meaning changes
+
+#: The pinned evaluation protocol per dataset (``zoo evaluate`` arguments) and its CPU training budget.
+#: n_fake 10000: FID's bias at 10k samples is small next to the gaps between methods (50k costs 5x).
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "digits": {
+        "evaluate": {"metrics": "fid,kid,is,pr", "n_fake": 10_000, "split": "train", "seed": 0},
+        "nll": {"nll_k": 5000, "nll_split": "test", "n_nll": None},  # all 360 test digits
+        "budget_minutes": 15.0,
+    },
+    "fashion_mnist": {
+        "evaluate": {"metrics": "fid,kid,is,pr", "n_fake": 10_000, "split": "train", "seed": 0},
+        # 1000 test images with K = 1000: the conv VAE's 10^6 decoder passes take about a minute on CPU
+        "nll": {"nll_k": 1000, "nll_split": "test", "n_nll": 1000},
+        "budget_minutes": 6.0,
+    },
+}
+#: float16 weights are shipped when their FID is within this (relative) of the float32 weights' FID.
+FP16_FID_TOLERANCE = 0.01
+#: method -> the paper it implements (title, authors, year, arXiv id), for the table.
+PAPERS = {
+    "ae": ("Reducing the dimensionality of data with neural networks", "Hinton & Salakhutdinov 2006", None),
+    "dae": ("Extracting and composing robust features with denoising autoencoders", "Vincent et al. 2008", None),
+    "vae": ("Auto-encoding variational Bayes", "Kingma & Welling 2014", "1312.6114"),
+    "gan": ("Generative adversarial nets", "Goodfellow et al. 2014", "1406.2661"),
+    "dcgan": ("Unsupervised representation learning with deep convolutional GANs", "Radford et al. 2016",
+              "1511.06434"),
+    "wgan": ("Wasserstein GAN", "Arjovsky et al. 2017", "1701.07875"),
+    "wgan_gp": ("Improved training of Wasserstein GANs", "Gulrajani et al. 2017", "1704.00028"),
+}
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def sha256_text(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hardware() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "platform": platform.platform(),
+    }
+
+
+def methods_for(dataset: str, recipes: Path) -> list[str]:
+    """Registered models with a recipe for ``dataset``, sorted."""
+    import zoo
+
+    registered = set(zoo.list_models())
+    return sorted(p.parent.name for p in recipes.glob(f"*/{dataset}.yaml") if p.parent.name in registered)
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Write whole or not at all (a temporary file and a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").replace("\r", "\n")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def format_budget(minutes: float) -> str:
+    """Lightning's max_time "DD:HH:MM:SS"."""
+    seconds = max(1, round(minutes * 60))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    mins, secs = divmod(rest, 60)
+    return f"{days:02d}:{hours:02d}:{mins:02d}:{secs:02d}"
+
+
+class StageError(RuntimeError):
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+# -- stage 1: train -----------------------------------------------------------------------------------
+def train(
+    method: str, dataset: str, recipe: Path, run_dir: Path, *, budget_minutes: float, overrides: list[str]
+) -> dict[str, Any]:
+    """Train (or reuse, or resume) the recipe's run; returns the run's ``train.json`` record."""
+    key = {"recipe_sha256": sha256_text(recipe), "overrides": overrides, "budget_minutes": budget_minutes}
+    done = read_json(run_dir / "train.json")
+    if done is not None and done.get("status") == "ok" and all(done.get(k) == v for k, v in key.items()):
+        print(f"  train: reusing {run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir}")
+        return done
+    attempt = read_json(run_dir / "attempt.json")
+    checkpoint = find_last_checkpoint(run_dir)
+    resume = attempt is not None and all(attempt.get(k) == v for k, v in key.items()) and checkpoint is not None
+    if not resume:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        attempt = {**key, "wall_s": 0.0, "attempts": 0}
+    assert attempt is not None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "zoo.cli", "fit", "--config", str(recipe),
+        "--trainer.default_root_dir", str(run_dir),
+        "--trainer.logger.init_args.save_dir", str(run_dir),
+        "--trainer.max_time", format_budget(budget_minutes),
+        *overrides,
+    ]
+    if resume:
+        command += ["--ckpt_path", str(checkpoint)]
+    attempt["attempts"] += 1
+    write_json(run_dir / "attempt.json", attempt)
+    what = f"resuming from {checkpoint.name}" if resume else f"budget {budget_minutes:g} min"
+    print(f"  train: zoo fit --config {recipe.relative_to(ROOT) if recipe.is_relative_to(ROOT) else recipe} ({what})")
+    start = time.monotonic()
+    with open(run_dir / "train.log", "a") as log:
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        env = {**os.environ, "WANDB_SILENT": "true"}
+        code = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    attempt["wall_s"] += time.monotonic() - start
+    write_json(run_dir / "attempt.json", attempt)
+    if code != 0:
+        raise StageError("train", f"zoo fit exited with {code}:\n{log_tail(run_dir / 'train.log')}")
+    checkpoint = find_last_checkpoint(run_dir)
+    if checkpoint is None:
+        raise StageError("train", f"zoo fit wrote no last.ckpt under {run_dir}")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = yaml.safe_load(next(run_dir.rglob("config.yaml")).read_text())
+    max_epochs = config["trainer"]["max_epochs"]
+    timer = next((v for k, v in state.get("callbacks", {}).items() if k.startswith("Timer")), None)
+    train_time = timer["time_elapsed"]["train"] if timer else None
+    # The last checkpoint is written at the end of the last epoch, which is a partial one when the budget
+    # ran out (Lightning's Timer stops after the batch that crosses it; the checkpoint is written after).
+    by_budget = train_time is not None and train_time >= budget_minutes * 60
+    record = {
+        **key,
+        "status": "ok",
+        "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
+        "checkpoint": str(checkpoint.relative_to(run_dir)),
+        "epochs": state["epoch"] + 1,  # epochs begun; the last one partial when stopped by the budget
+        "max_epochs": max_epochs,
+        "global_step": state["global_step"],
+        "stopped_by": "budget" if by_budget else "max_epochs",
+        # Lightning's Timer: seconds from the start of training to the last checkpoint, validation and
+        # periodic FID included, the process's start-up and data preparation not
+        "train_time_s": train_time,
+        "wall_s": attempt["wall_s"],
+        "attempts": attempt["attempts"],
+        "finished": now(),
+        "hardware": hardware(),
+    }
+    write_json(run_dir / "train.json", record)
+    return record
+
+
+def find_last_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+# -- stages 2 and 3: export and evaluate --------------------------------------------------------------
+def export_and_evaluate(method: str, dataset: str, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
+    """Both precisions scored; returns {"file", "dtype", "evaluation", "fp32_metrics", ...}."""
+    import zoo
+    from zoo.metrics.evaluate import evaluate
+    from zoo.weights import save_safetensors
+
+    protocol = PROTOCOLS[dataset]
+    model = zoo.load(run_dir / trained["checkpoint"])
+    files = {}
+    for name, dtype in (("float32", None), ("float16", torch.float16)):
+        files[name] = run_dir / f"{method}.{dataset}.{name}.safetensors"
+        save_safetensors(model, files[name], dtype=dtype)
+    print(f"  evaluate: {protocol['evaluate']['metrics']} with n_fake {protocol['evaluate']['n_fake']}, "
+          "float32 and float16 weights")
+    scored = {"float32": evaluate(str(files["float32"]), data=dataset, **protocol["evaluate"])}
+    fid_key = next(k for k in scored["float32"]["metrics"] if k.startswith("fid_"))
+    fid32, fid16, failure = scored["float32"]["metrics"][fid_key], None, None
+    try:
+        scored["float16"] = evaluate(str(files["float16"]), data=dataset, **protocol["evaluate"])
+        fid16 = scored["float16"]["metrics"][fid_key]
+    except Exception as err:  # e.g. the AE's code covariance rounded to fp16 is no longer positive definite
+        failure = f"{type(err).__name__}: {err}"
+        print(f"  float16 weights fail to sample ({failure.splitlines()[0][:100]}); keeping float32")
+    kept = "float16" if fid16 is not None and fid16 <= fid32 * (1 + FP16_FID_TOLERANCE) else "float32"
+    result = scored[kept]
+    if callable(getattr(model, "log_likelihood", None)):
+        nll_args = {k: v for k, v in protocol["nll"].items()}
+        print(f"  evaluate: nll with K={nll_args['nll_k']} on the {kept} weights")
+        nll = evaluate(str(files[kept]), data=dataset, metrics="nll", seed=protocol["evaluate"]["seed"], **nll_args)
+        result["metrics"].update(nll["metrics"])
+        result["protocol"]["nll"] = nll["protocol"]["nll"]
+    return {
+        "file": files[kept],
+        "dtype": kept,
+        "evaluation": result,
+        "fp16_check": {"metric": fid_key, "float32": fid32, "float16": fid16, "tolerance": FP16_FID_TOLERANCE,
+                       "float16_error": failure},
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "model": model,
+    }
+
+
+def sample_grid(model: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 0) -> None:
+    from torchvision.utils import make_grid, save_image
+
+    with torch.no_grad():
+        images = model.sample(n, generator=torch.Generator().manual_seed(seed)).float().cpu()
+    scale = max(1, 32 // images.shape[-1])  # 8x8 digits enlarged (nearest) so the grid is legible
+    if scale > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(make_grid(images, nrow=8, padding=2, pad_value=1.0), path)
+
+
+# -- stage 4: record ----------------------------------------------------------------------------------
+def run_method(method: str, dataset: str, args: argparse.Namespace) -> dict[str, Any]:
+    recipe = args.recipes / method / f"{dataset}.yaml"
+    run_dir = args.runs / dataset / method
+    out = args.results / dataset / f"{method}.json"
+    base = {
+        "format": FORMAT, "method": method, "dataset": dataset,
+        "paper": dict(zip(("title", "authors", "arxiv"), PAPERS.get(method, (None, None, None)))),
+        "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
+        "recipe_sha256": sha256_text(recipe),
+    }
+    budget = args.budget_minutes if args.budget_minutes is not None else PROTOCOLS[dataset]["budget_minutes"]
+    previous = read_json(out)
+    if (previous is not None and previous.get("status") == "ok" and not args.force
+            and previous.get("recipe_sha256") == base["recipe_sha256"]
+            and previous.get("train", {}).get("overrides") == args.override
+            and previous.get("train", {}).get("budget_minutes") == budget):
+        print(f"  done already: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+        return previous
+    stage = "train"
+    try:
+        trained = train(method, dataset, recipe, run_dir, budget_minutes=budget, overrides=args.override)
+        stage = "evaluate"
+        scored = export_and_evaluate(method, dataset, run_dir, trained)
+        from zoo.weights import sha256_of
+
+        evaluation = scored["evaluation"]
+        history = read_json(next(run_dir.rglob("fid_history.json"), run_dir / "none"))
+        record = {
+            **base,
+            "status": "ok",
+            "metrics": evaluation["metrics"],
+            "protocol": evaluation["protocol"],
+            "num_params": scored["num_params"],
+            "train": {k: v for k, v in trained.items() if k != "hardware"},
+            "hardware": trained["hardware"],
+            "weights": {
+                "name": f"{method}.{dataset}",
+                "dtype": scored["dtype"],
+                "sha256": sha256_of(scored["file"]),
+                "bytes": scored["file"].stat().st_size,
+                "fp16_check": scored["fp16_check"],
+            },
+            "fid_curve": history,
+            "samples": f"{method}.png",
+            "commit": evaluation["protocol"].get("commit"),
+            "commit_dirty": evaluation["protocol"].get("commit_dirty"),
+            "finished": now(),
+        }
+        stage = "record"
+        sample_grid(scored["model"], out.with_suffix(".png"))
+        if args.export:
+            export_weights(record, scored["file"], args.pretrained)
+            record["weights"]["file"] = f"zoo/pretrained/{method}.{dataset}.safetensors"
+    except Exception as err:  # recorded, not dropped: the table shows the failure and the run goes on
+        message = str(err) if isinstance(err, StageError) else "".join(traceback.format_exception(err)[-6:])
+        record = {**base, "status": "failed", "stage": getattr(err, "stage", stage), "error": message,
+                  "finished": now()}
+        print(f"  FAILED at {record['stage']}: {message.splitlines()[-1] if message else type(err).__name__}")
+    write_json(out, record)
+    return record
+
+
+def export_weights(record: dict[str, Any], file: Path, pretrained: Path) -> None:
+    """Copy the kept file into zoo/pretrained and write its index entry (read by zoo.pretrained)."""
+    name = record["weights"]["name"]
+    target = pretrained / f"{name}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(file, tmp)
+    os.replace(tmp, target)
+    index_path = pretrained / "index.json"
+    index = read_json(index_path) or {}
+    protocol = record["protocol"]
+    index[name] = {
+        "file": target.name,
+        "sha256": record["weights"]["sha256"],
+        "meta": {
+            "dataset": record["dataset"],
+            "recipe": record["recipe"],
+            "recipe_sha256": record["recipe_sha256"],
+            "paper": record["paper"],
+            "num_params": record["num_params"],
+            "dtype": record["weights"]["dtype"],
+            "metrics": record["metrics"],
+            "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
+                                                  "is", "pr", "nll", "commit") if k in protocol},
+            "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "stopped_by", "train_time_s",
+                                                      "budget_minutes")},
+            "hardware": record["hardware"]["cpu"],
+            "leaderboard": f"benchmarks/results/{record['dataset']}/{record['method']}.json",
+        },
+    }
+    write_json(index_path, dict(sorted(index.items())))
+
+
+def run_main(args: argparse.Namespace) -> int:
+    if args.dataset not in PROTOCOLS:
+        print(f"leaderboard: error: unknown dataset {args.dataset!r}; choose one of {sorted(PROTOCOLS)}",
+              file=sys.stderr)
+        return 2
+    available = methods_for(args.dataset, args.recipes)
+    methods = available if args.methods is None else args.methods.split(",")
+    unknown = [m for m in methods if m not in available]
+    if unknown:
+        print(f"leaderboard: error: no recipe {args.recipes}/<method>/{args.dataset}.yaml for {unknown}; "
+              f"methods with one: {available}", file=sys.stderr)
+        return 2
+    failed = []
+    for i, method in enumerate(methods, 1):
+        print(f"[{i}/{len(methods)}] {method} on {args.dataset}", flush=True)
+        start = time.monotonic()
+        record = run_method(method, args.dataset, args)
+        if record["status"] != "ok":
+            failed.append(method)
+        else:
+            fid = next((v for k, v in record["metrics"].items() if k.startswith("fid_")), float("nan"))
+            print(f"  ok: FID {fid:.1f}, {time.monotonic() - start:.0f} s", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)} (see their result files)", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- render -------------------------------------------------------------------------------------------
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def fmt_params(n: int | None) -> str:
+    return "–" if n is None else (f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.0f}k")
+
+
+def load_results(results: Path) -> dict[str, list[dict[str, Any]]]:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(results.glob("*/*.json")):
+        record = read_json(path)
+        if record is not None and record.get("format") == FORMAT:
+            tables.setdefault(record["dataset"], []).append(record)
+    return tables
+
+
+def metric(record: dict[str, Any], prefix: str) -> float | None:
+    return next((v for k, v in record.get("metrics", {}).items() if k.startswith(prefix)), None)
+
+
+def table(dataset: str, records: list[dict[str, Any]], link_root: str) -> str:
+    ok = [r for r in records if r["status"] == "ok"]
+    extractor = ok[0]["protocol"]["extractor"]["name"] if ok else "–"
+    first = ok[0]["protocol"] if ok else {}
+    lines = [
+        f"### {dataset}",
+        "",
+        f"Domain extractor `{extractor}`; {fmt(first.get('n_fake'))} samples against the {fmt(first.get('n_real'))} "
+        f"images of the {first.get('split', '–')} split, seed {first.get('seed', '–')}. NLL: nats per image "
+        "(importance-weighted), where the method has a likelihood.",
+        "",
+        "| method | paper | FID ↓ | KID ↓ | IS ↑ | precision | recall | NLL ↓ | train time | epochs | params | "
+        "recipe | weights | samples |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    order = sorted(records, key=lambda r: (r["status"] != "ok", metric(r, "fid_") or math.inf, r["method"]))
+    for r in order:
+        paper = r.get("paper") or {}
+        arxiv = f" [arXiv:{paper['arxiv']}](https://arxiv.org/abs/{paper['arxiv']})" if paper.get("arxiv") else ""
+        paper_cell = f"{paper.get('authors') or '–'}{arxiv}"
+        recipe = f"[{Path(r['recipe']).name}]({link_root}{r['recipe']})"
+        if r["status"] != "ok":
+            error = (r.get("error") or "").strip().splitlines()
+            reason = error[-1][:80].replace("|", "/") if error else ""
+            lines.append(f"| {r['method']} | {paper_cell} | **failed** at {r.get('stage')}: {reason} | | | | | | | | | "
+                         f"{recipe} | | |")
+            continue
+        m, train = r["metrics"], r["train"]
+        minutes = (train.get("train_time_s") or 0) / 60
+        epochs = f"{train['epochs']}/{train['max_epochs']}" + (" (budget)" if train["stopped_by"] == "budget" else "")
+        kid = metric(r, "kid_")
+        weights = r["weights"]
+        weights_cell = (f"`{weights['name']}` ({weights['dtype'].replace('float', 'fp')})" if "file" in weights
+                        else "not exported")
+        lines.append(
+            f"| {r['method']} | {paper_cell} | {fmt(metric(r, 'fid_'))} | {fmt(kid, 1)} | {fmt(metric(r, 'is_'), 2)} | "
+            f"{fmt(metric(r, 'precision_'), 2)} | {fmt(metric(r, 'recall_'), 2)} | {fmt(m.get('nll'), 1)} | "
+            f"{minutes:.1f} min | {epochs} | {fmt_params(r.get('num_params'))} | {recipe} | {weights_cell} | "
+            f"[png]({link_root}benchmarks/results/{dataset}/{r['samples']}) |"
+        )
+    hw = ok[0]["hardware"] if ok else {}
+    commits = sorted({(r.get("commit") or "?")[:7] for r in ok})
+    lines += [
+        "",
+        f"Trained on {hw.get('cpu', '–')} ({hw.get('torch_threads', '–')} threads), one method at a time; "
+        f"budget {fmt(PROTOCOLS.get(dataset, {}).get('budget_minutes'))} min per method; commit "
+        f"{', '.join(commits) or '–'}. "
+        f"FID curves: [fid_vs_time.png]({link_root}benchmarks/results/{dataset}/fid_vs_time.png).",
+    ]
+    return "\n".join(lines)
+
+
+def plot_curves(dataset: str, records: list[dict[str, Any]], path: Path) -> bool:
+    """Domain FID (the recipes' periodic small-n FID) against training time, one line per method."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("render: matplotlib is not installed (pip install -e '.[bench]'); plots skipped", file=sys.stderr)
+        return False
+    curves = [r for r in records if r["status"] == "ok" and r.get("fid_curve") and r["fid_curve"]["history"]]
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for r in curves:
+        history = r["fid_curve"]["history"]
+        ax.plot([h["time_s"] / 60 for h in history], [h["fid"] for h in history], marker="o", ms=3, label=r["method"])
+    curve = curves[0]["fid_curve"]
+    ax.set_xlabel("training time (min, CPU)")
+    ax.set_ylabel(f"{curve['metric']} (n={curve['n']}, during training)")
+    ax.set_yscale("log")
+    ax.set_title(f"{dataset}: domain FID during training")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def render_main(args: argparse.Namespace) -> int:
+    tables = load_results(args.results)
+    if not tables:
+        print(f"leaderboard: error: no result files under {args.results}; run `leaderboard.py run` first",
+              file=sys.stderr)
+        return 2
+    sections = []
+    for dataset in sorted(tables):
+        plot_curves(dataset, tables[dataset], args.results / dataset / "fid_vs_time.png")
+        sections.append(table(dataset, tables[dataset], "../"))
+    header = (
+        "# Leaderboard\n\nGenerated by `python benchmarks/leaderboard.py render` from `benchmarks/results/*/*.json`, "
+        "which `python benchmarks/leaderboard.py run --dataset <dataset> --export` writes (train with the recipe "
+        "within the CPU budget, then `zoo evaluate` under the pinned protocol). Do not edit by hand.\n\n"
+        "FID/KID/IS, precision and recall use the dataset's domain classifier as feature extractor (not "
+        "Inception), so they compare methods with each other, not with published Inception numbers. "
+        "Lower FID/KID/NLL is better; each row's full protocol, hardware and commit is in its JSON file.\n"
+    )
+    args.leaderboard.parent.mkdir(parents=True, exist_ok=True)
+    args.leaderboard.write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    print(f"wrote {args.leaderboard}")
+    if args.readme is not None and args.readme.is_file():
+        text = args.readme.read_text()
+        if README_START in text and README_END in text:
+            before, rest = text.split(README_START, 1)
+            after = rest.split(README_END, 1)[1]
+            body = "\n\n".join(table(d, tables[d], "") for d in sorted(tables))
+            args.readme.write_text(f"{before}{README_START}\n{body}\n{README_END}{after}")
+            print(f"updated the leaderboard section of {args.readme}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train (or reuse), evaluate and record every method of a dataset")
+    run.add_argument("--dataset", required=True, help=f"one of {sorted(PROTOCOLS)}")
+    run.add_argument("--methods", default=None, help="comma-separated subset (default: every method with a recipe)")
+    run.add_argument("--budget-minutes", type=float, default=None,
+                     help="training time per method (default: the dataset's, see PROTOCOLS)")
+    run.add_argument("--override", action="append", default=[], metavar="ARG",
+                     help="extra `zoo fit` argument, repeatable (e.g. --override=--trainer.max_epochs=2); recorded")
+    run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
+    run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
+    sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README section and the plots")
+    for p in (run, sub_render):
+        p.add_argument("--results", type=Path, default=RESULTS, help="result files (default benchmarks/results)")
+    run.add_argument("--runs", type=Path, default=RUNS, help="training runs (default benchmarks/runs, not in git)")
+    run.add_argument("--recipes", type=Path, default=ROOT / "recipes")
+    run.add_argument("--pretrained", type=Path, default=PRETRAINED, help="where --export writes (zoo/pretrained)")
+    sub_render.add_argument("--leaderboard", type=Path, default=LEADERBOARD)
+    sub_render.add_argument("--readme", type=Path, default=README, help="README whose marked section is replaced")
+    args = parser.parse_args(argv)
+    return run_main(args) if args.command == "run" else render_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
