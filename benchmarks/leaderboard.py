@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import math
@@ -237,13 +238,17 @@ def find_last_checkpoint(run_dir: Path) -> Path | None:
 
 
 # -- stages 2 and 3: export and evaluate --------------------------------------------------------------
-def export_and_evaluate(method: str, dataset: str, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
+def export_and_evaluate(
+    method: str, dataset: str, run_dir: Path, trained: dict[str, Any], *, n_fake: int | None = None
+) -> dict[str, Any]:
     """Both precisions scored; returns {"file", "dtype", "evaluation", "fp32_metrics", ...}."""
     import zoo
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors
 
     protocol = PROTOCOLS[dataset]
+    if n_fake is not None:  # quick checks only; the count is recorded in the result's protocol
+        protocol = {**protocol, "evaluate": {**protocol["evaluate"], "n_fake": n_fake}}
     model = zoo.load(run_dir / trained["checkpoint"])
     files = {}
     for name, dtype in (("float32", None), ("float16", torch.float16)):
@@ -307,14 +312,15 @@ def run_method(method: str, dataset: str, args: argparse.Namespace) -> dict[str,
     if (previous is not None and previous.get("status") == "ok" and not args.force
             and previous.get("recipe_sha256") == base["recipe_sha256"]
             and previous.get("train", {}).get("overrides") == args.override
-            and previous.get("train", {}).get("budget_minutes") == budget):
+            and previous.get("train", {}).get("budget_minutes") == budget
+            and (args.n_fake is None or previous["protocol"].get("n_fake") == args.n_fake)):
         print(f"  done already: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
         return previous
     stage = "train"
     try:
         trained = train(method, dataset, recipe, run_dir, budget_minutes=budget, overrides=args.override)
         stage = "evaluate"
-        scored = export_and_evaluate(method, dataset, run_dir, trained)
+        scored = export_and_evaluate(method, dataset, run_dir, trained, n_fake=args.n_fake)
         from zoo.weights import sha256_of
 
         evaluation = scored["evaluation"]
@@ -363,10 +369,18 @@ def export_weights(record: dict[str, Any], file: Path, pretrained: Path) -> None
     shutil.copyfile(file, tmp)
     os.replace(tmp, target)
     index_path = pretrained / "index.json"
-    index = read_json(index_path) or {}
+    # two `run`s (one per dataset) may export at once: the read-modify-write of the index holds a lock
+    with open(pretrained / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        index = read_json(index_path) or {}
+        index[name] = index_entry(record, target.name)
+        write_json(index_path, dict(sorted(index.items())))
+
+
+def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
     protocol = record["protocol"]
-    index[name] = {
-        "file": target.name,
+    return {
+        "file": file_name,
         "sha256": record["weights"]["sha256"],
         "meta": {
             "dataset": record["dataset"],
@@ -384,7 +398,6 @@ def export_weights(record: dict[str, Any], file: Path, pretrained: Path) -> None
             "leaderboard": f"benchmarks/results/{record['dataset']}/{record['method']}.json",
         },
     }
-    write_json(index_path, dict(sorted(index.items())))
 
 
 def run_main(args: argparse.Namespace) -> int:
@@ -564,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="training time per method (default: the dataset's, see PROTOCOLS)")
     run.add_argument("--override", action="append", default=[], metavar="ARG",
                      help="extra `zoo fit` argument, repeatable (e.g. --override=--trainer.max_epochs=2); recorded")
+    run.add_argument("--n-fake", type=int, default=None,
+                     help="samples for FID/KID/IS/PR instead of the pinned protocol's (quick checks; recorded)")
     run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
     run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README section and the plots")

@@ -113,14 +113,36 @@ def list_main(opts: argparse.Namespace) -> None:
     import zoo
 
     if opts.pretrained:
-        from zoo.weights import get_weights
-
-        for name in zoo.list_pretrained(opts.pattern):
-            meta = get_weights(name).meta
-            metrics = ", ".join(f"{k}={v}" for k, v in meta.get("metrics", {}).items() if not isinstance(v, dict))
-            print(f"{name:32s} {meta.get('dataset', ''):16s} {meta.get('num_params', ''):>10} {metrics}")
+        print(pretrained_table(zoo.list_pretrained(opts.pattern)))
     else:
         print("\n".join(zoo.list_models(opts.pattern)))
+
+
+def pretrained_table(names: Sequence[str]) -> str:
+    """One line per pretrained entry: its data, size, and headline numbers under the recorded protocol."""
+    from zoo.weights import get_weights
+
+    if not names:
+        return "no pretrained weights match"
+    rows = [("name", "dataset", "params", "dtype", "FID", "IS", "NLL", "recipe")]
+    for name in names:
+        meta = get_weights(name).meta
+        metrics = meta.get("metrics", {})
+
+        def first(prefix: str, digits: int) -> str:
+            value = next((v for k, v in metrics.items() if k.startswith(prefix) and not k.endswith("_std")), None)
+            return "-" if value is None else f"{value:.{digits}f}"
+
+        rows.append((
+            name, meta["dataset"], f"{meta['num_params'] / 1e6:.2f}M", meta.get("dtype", "-"),
+            first("fid_", 1), first("is_", 2), first("nll", 1), meta["recipe"],
+        ))
+    fid_names = sorted({k for n in names for k in get_weights(n).meta.get("metrics", {}) if k.startswith("fid_")})
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append(f"FID/IS on the dataset's domain extractor ({', '.join(fid_names)}); NLL in nats per image. "
+                 "Full protocol: zoo.weights.get_weights(name).meta")
+    return "\n".join(lines)
 
 
 def download_main(opts: argparse.Namespace) -> None:

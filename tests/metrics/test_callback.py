@@ -1,6 +1,7 @@
 """PeriodicFID: a small-n domain FID logged during training, at the epochs it should be, outside training_step."""
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from zoo.data import DigitsDataModule
 from zoo.errors import ConfigError, UnknownModelError
 
 
-def test_logs_fid_every_n_epochs_and_at_the_last(monkeypatch):
+def test_logs_fid_every_n_epochs_and_at_the_last(monkeypatch, tmp_path):
     L.seed_everything(0, verbose=False)
     model = zoo.create_model("vae", in_shape=(1, 8, 8), latent_dim=4)
     callback = PeriodicFID(extractor="digits_cls", n=300, every_n_epochs=2)
@@ -29,11 +30,20 @@ def test_logs_fid_every_n_epochs_and_at_the_last(monkeypatch):
         return fid(trainer, module)
 
     monkeypatch.setattr(callback, "_fid", spy)
-    trainer = quiet_trainer(max_epochs=3, limit_train_batches=3, limit_val_batches=1, callbacks=[callback])
+    trainer = quiet_trainer(
+        max_epochs=3, limit_train_batches=3, limit_val_batches=1, callbacks=[callback], default_root_dir=tmp_path
+    )
     trainer.fit(model, DigitsDataModule(batch_size=64))  # runs a sanity check first: no FID there
     assert computed == [1, 2]  # epoch 2 (period) and epoch 3 (last), counted from 0
     value = trainer.callback_metrics["val/fid_digits_cls"].item()
     assert math.isfinite(value) and value > 0
+    # the curve the leaderboard plots: one row per computed FID, in the run's folder, time increasing
+    record = json.loads((tmp_path / "fid_history.json").read_text())
+    assert record["metric"] == "fid_digits_cls" and record["n"] == 300
+    history = record["history"]
+    assert [row["epoch"] for row in history] == [1, 2] and [row["step"] for row in history] == [6, 9]
+    assert 0 < history[0]["time_s"] < history[1]["time_s"]
+    torch.testing.assert_close(history[-1]["fid"], value, rtol=1e-6, atol=0)
     assert callback._real["features"].shape == (300, 64)  # real features computed once, from the train split
     # the same noise and the same weights give the same number: the value is the model's, not the seed's
     module_value = callback._fid(trainer, model.eval())

@@ -1,0 +1,143 @@
+"""benchmarks/leaderboard.py end to end on a tiny budget: train, evaluate, export, record, render; failures kept."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from zoo.weights import load_safetensors, sha256_of
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "leaderboard.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import leaderboard  # noqa: E402
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    return {name: tmp_path / name for name in ("results", "runs", "pretrained")}
+
+
+def dir_args(dirs: dict[str, Path]) -> list[str | Path]:
+    return [arg for name, path in dirs.items() for arg in (f"--{name}", path)]
+
+
+def test_run_export_and_render_end_to_end(tmp_path, dirs):
+    args = ["run", "--dataset", "digits", "--methods", "vae", "--override=--trainer.max_epochs=2", "--n-fake", "1000",
+            "--export", *dir_args(dirs)]
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[1/1] vae on digits" in result.stdout
+
+    record = json.loads((dirs["results"] / "digits" / "vae.json").read_text())
+    assert record["status"] == "ok" and record["method"] == "vae" and record["dataset"] == "digits"
+    assert record["recipe"] == "recipes/vae/digits.yaml"
+    assert record["recipe_sha256"] == leaderboard.sha256_text(ROOT / "recipes" / "vae" / "digits.yaml")
+    assert record["paper"]["arxiv"] == "1312.6114"
+    train = record["train"]
+    assert (train["epochs"], train["max_epochs"], train["stopped_by"]) == (2, 2, "max_epochs")
+    assert train["overrides"] == ["--trainer.max_epochs=2"] and train["budget_minutes"] == 15.0
+    assert 0 < train["train_time_s"] < train["wall_s"]
+    protocol = record["protocol"]
+    assert protocol["n_fake"] == 1000 and protocol["extractor"]["name"] == "digits_cls" and protocol["split"] == "train"
+    assert protocol["nll"]["k"] == 5000 and protocol["nll"]["n"] == 360
+    metrics = record["metrics"]
+    assert {"fid_digits_cls", "kid_digits_cls", "is_digits_cls", "precision_digits_cls", "recall_digits_cls",
+            "nll", "nll_bpd"} <= set(metrics)
+    assert 0 < metrics["fid_digits_cls"] < 2000 and 10 < metrics["nll"] < 200
+    assert record["num_params"] > 0 and record["hardware"]["cpu"]
+    assert record["fid_curve"]["history"][-1]["epoch"] == 1  # the recipe's PeriodicFID at the last epoch
+
+    # the kept weights: shipped under pretrained/, indexed with their hash, rebuilding the model
+    weights = record["weights"]
+    shipped = dirs["pretrained"] / "vae.digits.safetensors"
+    assert weights["sha256"] == sha256_of(shipped)
+    check = weights["fp16_check"]
+    assert weights["dtype"] == ("float16" if check["float16"] <= check["float32"] * 1.01 else "float32")
+    index = json.loads((dirs["pretrained"] / "index.json").read_text())
+    assert index["vae.digits"]["sha256"] == weights["sha256"] and index["vae.digits"]["meta"]["metrics"] == metrics
+    model = load_safetensors(shipped, sha256=weights["sha256"])
+    assert sum(p.numel() for p in model.parameters()) == record["num_params"]
+    assert not model.training and model.sample(4).shape == (4, 1, 8, 8)
+    with Image.open(dirs["results"] / "digits" / "vae.png") as grid:
+        assert grid.size[0] > 8 * 32
+
+    # resumable: a second run finds the result and redoes nothing
+    again = run(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "done already" in again.stdout
+    assert json.loads((dirs["results"] / "digits" / "vae.json").read_text()) == record
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# top\n{leaderboard.README_START}\nold table\n{leaderboard.README_END}\nbottom\n")
+    rendered = run("render", "--results", dirs["results"], "--leaderboard", tmp_path / "LB.md", "--readme", readme,
+                   cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    board = (tmp_path / "LB.md").read_text()
+    row = next(line for line in board.splitlines() if line.startswith("| vae |"))
+    assert f"| {metrics['fid_digits_cls']:.1f} |" in row and f"| {metrics['nll']:.1f} |" in row
+    assert "| 2/2 |" in row and "`vae.digits`" in row
+    text = readme.read_text()
+    assert text.startswith("# top\n") and text.endswith("bottom\n") and "old table" not in text
+    assert "| vae |" in text
+    with Image.open(dirs["results"] / "digits" / "fid_vs_time.png") as plot:
+        assert plot.size[0] > 100
+
+
+def test_a_failing_method_is_recorded_not_dropped(tmp_path, dirs):
+    result = run("run", "--dataset", "digits", "--methods", "ae", "--override=--model.init_args.latent_dim=0",
+                 *dir_args(dirs), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FAILED at train" in result.stdout and "failed: ae" in result.stderr
+    record = json.loads((dirs["results"] / "digits" / "ae.json").read_text())
+    assert record["status"] == "failed" and record["stage"] == "train"
+    assert "latent_dim" in record["error"]
+    rendered = run("render", "--results", dirs["results"], "--leaderboard", tmp_path / "LB.md", "--readme",
+                   tmp_path / "absent.md", cwd=tmp_path)
+    assert rendered.returncode == 0
+    assert "| ae |" in (tmp_path / "LB.md").read_text() and "**failed** at train" in (tmp_path / "LB.md").read_text()
+
+
+def test_bad_arguments_exit_2_with_a_message(tmp_path, dirs):
+    result = run("run", "--dataset", "mnistt", *dir_args(dirs), cwd=tmp_path)
+    assert result.returncode == 2 and "unknown dataset 'mnistt'" in result.stderr
+    result = run("run", "--dataset", "digits", "--methods", "vae,pixelcnn", *dir_args(dirs), cwd=tmp_path)
+    assert result.returncode == 2 and "['pixelcnn']" in result.stderr
+    result = run("render", "--results", tmp_path / "empty", cwd=tmp_path)
+    assert result.returncode == 2 and "no result files" in result.stderr
+
+
+def test_methods_and_budget_format():
+    assert leaderboard.methods_for("digits", ROOT / "recipes") == ["ae", "dae", "dcgan", "gan", "vae", "wgan", "wgan_gp"]
+    assert set(leaderboard.methods_for("fashion_mnist", ROOT / "recipes")) <= set(leaderboard.PAPERS)
+    assert leaderboard.format_budget(6) == "00:00:06:00"
+    assert leaderboard.format_budget(0.5) == "00:00:00:30"
+    assert leaderboard.format_budget(24 * 60 + 61.5) == "01:01:01:30"
+
+
+def test_fp16_weights_load_as_float32(tmp_path):
+    import zoo
+
+    torch.manual_seed(0)
+    model = zoo.create_model("vae", in_shape=(1, 8, 8), latent_dim=4)
+    from zoo.weights import save_safetensors
+
+    save_safetensors(model, tmp_path / "half.safetensors", dtype=torch.float16)
+    loaded = load_safetensors(tmp_path / "half.safetensors")
+    for key, value in model.state_dict().items():
+        assert loaded.state_dict()[key].dtype == value.dtype
+        torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype), rtol=0, atol=0)
+    with pytest.raises(Exception, match="floating-point"):
+        save_safetensors(model, tmp_path / "int.safetensors", dtype=torch.int8)
