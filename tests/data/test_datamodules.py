@@ -26,6 +26,7 @@ from zoo.data import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    SVHNDataModule,
     zoo_home,
 )
 from zoo.errors import ConfigError, DatasetNotFoundError
@@ -137,9 +138,9 @@ def test_digits_resize():
     assert tuple(x.shape[1:]) == dm.shape == (1, 16, 16)
     assert x.min() >= 0.0 and x.max() <= 1.0
     # the same images, in the same order, as torchvision's antialiased bilinear resize of the natives
-    native = _ready(DigitsDataModule(), "test").test_dataset.tensors[0]
+    native = DigitsDataModule().load_test().tensors[0]
     for size in (4, 16):
-        resized = _ready(DigitsDataModule(size=size), "test").test_dataset.tensors[0]
+        resized = DigitsDataModule(size=size).load_test().tensors[0]
         expected = v2.functional.resize(native, [size, size], antialias=True).clamp(0, 1)
         torch.testing.assert_close(resized, expected)
 
@@ -287,12 +288,19 @@ def test_mnist_reads_torchvision_layout(tmp_path):
     torch.testing.assert_close(dm.val_dataset[0][0], train_x[dm.val_dataset.indices[0]])
 
 
-@pytest.mark.parametrize("module", [MNISTDataModule, CIFAR10DataModule])
-def test_missing_dataset_without_download_names_files_and_folder(tmp_path, module):
+@pytest.mark.parametrize(
+    ("module", "missing"),
+    [
+        (MNISTDataModule, "t10k-images-idx3-ubyte"),
+        (CIFAR10DataModule, "data_batch_1"),
+        (SVHNDataModule, "test_32x32.mat"),
+    ],
+)
+def test_missing_dataset_without_download_names_files_and_folder(tmp_path, module, missing):
     with pytest.raises(DatasetNotFoundError, match="download=True") as info:
         module(data_dir=str(tmp_path), download=False).prepare_data()
     assert str(tmp_path) in str(info.value)
-    assert ("t10k-images-idx3-ubyte" if module is MNISTDataModule else "data_batch_1") in str(info.value)
+    assert missing in str(info.value)
 
 
 # --- CIFAR-10 ---------------------------------------------------------------------------------------------
@@ -348,6 +356,48 @@ def test_cifar10_resize(tmp_path, no_md5_check):
     # resized after conversion to float (no uint8 rounding), bilinear, antialiased
     native = torch.from_numpy(batches["test_batch"]["data"].reshape(-1, 3, 32, 32) / 255).float()
     torch.testing.assert_close(x, v2.functional.resize(native, [16, 16], antialias=True))
+
+
+# --- SVHN -------------------------------------------------------------------------------------------------
+
+
+def _write_fake_svhn(root: Path, *, n_train: int = 20, n_test: int = 8) -> dict[str, dict[str, np.ndarray]]:
+    """torchvision's SVHN files: ``X`` uint8 (32, 32, 3, N) (row, column, channel, image), ``y`` (N, 1) in 1..10
+    (10 is the digit 0), saved with scipy.io.savemat as the originals are MATLAB files."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        arrays[split] = {
+            "X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+            "y": np.concatenate([[10], rng.integers(1, 11, n - 1)]).astype(np.uint8).reshape(n, 1),
+        }
+        savemat(root / f"{split}_32x32.mat", arrays[split])
+    return arrays
+
+
+@pytest.fixture
+def no_svhn_md5_check(monkeypatch):
+    # as no_md5_check: tiny files cannot match the md5 of the real ones
+    monkeypatch.setattr(torchvision.datasets.svhn, "check_integrity", lambda path, md5=None: Path(path).is_file())
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_svhn_reads_torchvision_layout(tmp_path, no_svhn_md5_check, in_memory):
+    arrays = _write_fake_svhn(tmp_path)
+    dm = SVHNDataModule(data_dir=str(tmp_path), download=False, val_size=4, batch_size=8, in_memory=in_memory)
+    _ready(dm, "fit", "test")
+    assert dm.shape == (3, 32, 32)
+    assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (16, 4, 8)
+    _check_batch(next(iter(dm.train_dataloader())), (3, 32, 32), 8)
+
+    x, y = next(iter(dm.test_dataloader()))
+    expected = torch.from_numpy(arrays["test"]["X"]).permute(3, 2, 0, 1).float() / 255  # (N, C, H, W)
+    torch.testing.assert_close(x, expected)
+    labels = torch.from_numpy(arrays["test"]["y"][:, 0]).long()
+    assert y[0].item() == 0 and y.tolist() == (labels % 10).tolist()  # SVHN's 10 is the digit 0
 
 
 # --- image folders ----------------------------------------------------------------------------------------

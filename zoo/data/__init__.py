@@ -3,12 +3,20 @@
 Every loader yields ``(x, y)``: x float32 in [0, 1] of shape (N, C, H, W), y int64 of shape (N,).
 
 ``DigitsDataModule`` (scikit-learn's bundled 8×8 digits) is the embedded default: no download, no disk.
+Datasets that fit in memory are served by :class:`TensorBatches` (whole split as one tensor, batches by
+index); image folders by a per-item ``DataLoader``.
 """
 
 from zoo.data.base import ImageDataModule, zoo_home
 from zoo.data.digits import DigitsDataModule
 from zoo.data.folder import ImageFolderDataModule
-from zoo.data.torchvision_datasets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+from zoo.data.memory import TensorBatches
+from zoo.data.torchvision_datasets import (
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    MNISTDataModule,
+    SVHNDataModule,
+)
 
 __all__ = [
     "CIFAR10DataModule",
@@ -17,5 +25,7 @@ __all__ = [
     "ImageDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
+    "SVHNDataModule",
+    "TensorBatches",
     "zoo_home",
 ]

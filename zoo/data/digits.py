@@ -4,6 +4,10 @@
 ship inside scikit-learn, so this module never downloads and never writes to disk; everything is held as
 tensors. The dataset has no official split: a fixed 360-image test split (independent of ``seed``, so
 numbers from different runs are comparable), then ``val_size`` images of the rest by ``seed``.
+
+The whole dataset is 0.5 MB of float32, so it always fits in memory: the in-memory path (the default) serves
+the very tensors :meth:`DigitsDataModule.load_train` and :meth:`~DigitsDataModule.load_test` wrap, float32
+(the grey levels 0..16 divided by 16 are exact in float32), resized once at load when ``size`` is set.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class DigitsDataModule(ImageDataModule):
 
     Splits: test 360 (fixed), val ``val_size`` (by ``seed``, default 180), train the rest (1257 by default).
     ``size`` resizes all images once at load (bilinear, antialiased when shrinking).
+    Other arguments as in :class:`~zoo.data.base.ImageDataModule` (``in_memory`` defaults to in memory).
     """
 
     native_shape = (1, 8, 8)
@@ -41,9 +46,13 @@ class DigitsDataModule(ImageDataModule):
         size: int | None = None,
         seed: int = 0,
         val_size: int | float = 180,
+        in_memory: bool | None = None,
+        device: str | None = None,
+        random_flip: bool = False,
     ) -> None:
         super().__init__(
-            batch_size=batch_size, num_workers=num_workers, size=size, seed=seed, val_size=val_size
+            batch_size=batch_size, num_workers=num_workers, size=size, seed=seed, val_size=val_size,
+            in_memory=in_memory, device=device, random_flip=random_flip,
         )
         self._splits: tuple[TensorDataset, TensorDataset] | None = None
 
@@ -52,6 +61,10 @@ class DigitsDataModule(ImageDataModule):
 
     def load_test(self) -> Dataset:
         return self._load()[1]
+
+    def load_tensors(self, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self._load()[0 if train else 1].tensors
+        return images, labels
 
     def _load(self) -> tuple[TensorDataset, TensorDataset]:
         """(train, test) of the whole dataset, resized once; cached since both stages need it."""

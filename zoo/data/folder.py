@@ -36,7 +36,9 @@ class ImageFolderDataModule(ImageDataModule):
         size: output side: the shorter side is resized to ``size``, then the centre size×size is cropped.
         channels: 3 for RGB, 1 to convert to greyscale.
         val_size: count or fraction of the train split held out for validation.
-        batch_size, num_workers, seed: as in :class:`~zoo.data.base.ImageDataModule`.
+        batch_size, num_workers, seed, random_flip: as in :class:`~zoo.data.base.ImageDataModule`.
+        in_memory: always the per-item path (a folder may hold more images than memory): ``None`` or
+            ``False``; ``True`` is refused. ``device`` likewise stays ``None``.
     """
 
     def __init__(
@@ -49,10 +51,13 @@ class ImageFolderDataModule(ImageDataModule):
         num_workers: int = 0,
         seed: int = 0,
         val_size: int | float = 0.05,
+        in_memory: bool | None = None,
+        device: str | None = None,
+        random_flip: bool = False,
     ) -> None:
         super().__init__(
             data_dir=root, batch_size=batch_size, num_workers=num_workers, size=size, seed=seed,
-            val_size=val_size,
+            val_size=val_size, in_memory=in_memory, device=device, random_flip=random_flip,
         )
         if channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (greyscale) or 3 (RGB), got {channels!r}")

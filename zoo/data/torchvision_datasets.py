@@ -1,14 +1,21 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision's dataset classes.
+"""MNIST, Fashion-MNIST, CIFAR-10 and SVHN through torchvision's dataset classes.
 
 Files live under ``root`` = ``data_dir``, else ``$ZOO_HOME/data``, in torchvision's own layout
-(``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``, ``<root>/cifar-10-batches-py``), so a folder that
-torchvision already filled is reused as is. ``prepare_data()`` makes the files available, downloading
-through torchvision when ``download=True``; a dataset that is absent and cannot be downloaded raises
-:class:`~zoo.errors.DatasetNotFoundError` saying what is missing, where it looked and how to get it.
+(``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``, ``<root>/cifar-10-batches-py``,
+``<root>/{train,test}_32x32.mat``), so a folder that torchvision already filled is reused as is.
+``prepare_data()`` makes the files available, downloading through torchvision when ``download=True``; a
+dataset that is absent and cannot be downloaded raises :class:`~zoo.errors.DatasetNotFoundError` saying
+what is missing, where it looked and how to get it.
 
 Fashion-MNIST is also found offline: the Debian package ``dataset-fashion-mnist`` installs its four gz
 files in ``/usr/share/datasets/fashion-mnist``; they (or the same files in a flat ``data_dir``) are
 decompressed once into ``<root>/FashionMNIST/raw``, where torchvision reads them.
+
+All four fit in memory, so the in-memory path (:mod:`zoo.data.memory`) is their default: a split is read
+from the arrays torchvision loads (``.data``, uint8) rather than image by image. As uint8 the train splits
+take 47 MB (MNIST, Fashion-MNIST), 154 MB (CIFAR-10) and 225 MB (SVHN). With ``size`` set they are resized
+once at load and held as float32 (pixels equal to the per-item path's, which resizes after converting to
+float): 4 bytes per value, so CIFAR-10 at 64×64 takes 2.5 GB.
 """
 
 from __future__ import annotations
@@ -17,17 +24,23 @@ import gzip
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+import torch
 from torch.utils.data import Dataset
 from torchvision import datasets
 from torchvision.datasets import VisionDataset
 
 from zoo.data.base import ImageDataModule, image_transform
+from zoo.data.memory import resize_images
 from zoo.errors import DatasetNotFoundError
 
-__all__ = ["CIFAR10DataModule", "FASHION_MNIST_SYSTEM_DIRS", "FashionMNISTDataModule", "MNISTDataModule"]
+__all__ = [
+    "CIFAR10DataModule", "FASHION_MNIST_SYSTEM_DIRS", "FashionMNISTDataModule", "MNISTDataModule", "SVHNDataModule"
+]
 
 #: Where system packages put Fashion-MNIST (Debian's ``dataset-fashion-mnist``); searched after ``data_dir``.
 FASHION_MNIST_SYSTEM_DIRS: list[str] = ["/usr/share/datasets/fashion-mnist"]
@@ -39,10 +52,10 @@ _IDX_FILES = (
 
 
 class _TorchvisionDataModule(ImageDataModule):
-    """A torchvision dataset with ``train=True/False`` splits, found on disk or downloaded.
+    """A torchvision dataset with an official train and test split, found on disk or downloaded.
 
     A subclass sets the torchvision class, the native shape and the files (relative to ``root``) whose
-    presence means the dataset is there.
+    presence means the dataset is there, and says in :meth:`raw_tensors` how to read the class's arrays.
     """
 
     dataset_cls: ClassVar[type[VisionDataset]]
@@ -61,10 +74,13 @@ class _TorchvisionDataModule(ImageDataModule):
         size: int | None = None,
         seed: int = 0,
         val_size: int | float = 5000,
+        in_memory: bool | None = None,
+        device: str | None = None,
+        random_flip: bool = False,
     ) -> None:
         super().__init__(
             data_dir=data_dir, batch_size=batch_size, num_workers=num_workers, size=size, seed=seed,
-            val_size=val_size,
+            val_size=val_size, in_memory=in_memory, device=device, random_flip=random_flip,
         )
         self.download = download
 
@@ -78,7 +94,8 @@ class _TorchvisionDataModule(ImageDataModule):
         if not self.download:
             raise self._not_found("download=False, so nothing was downloaded")
         try:
-            self.dataset_cls(self.root, train=True, download=True)
+            for train in (True, False):  # one call fetches both splits for most, SVHN needs one per split
+                self._torchvision_dataset(train=train, download=True)
         # URLError is an OSError; torchvision turns some download failures into RuntimeError.
         except (OSError, RuntimeError) as error:
             raise self._not_found(f"the download failed: {error}") from error
@@ -86,17 +103,32 @@ class _TorchvisionDataModule(ImageDataModule):
             raise self._not_found("the download finished but left files missing")
 
     def load_train(self) -> Dataset:
-        return self._dataset(train=True)
+        return self._dataset(train=True, transform=image_transform(size=self.size))
 
     def load_test(self) -> Dataset:
-        return self._dataset(train=False)
+        return self._dataset(train=False, transform=image_transform(size=self.size))
 
-    def _dataset(self, *, train: bool) -> Dataset:
+    def load_tensors(self, *, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.raw_tensors(self._dataset(train=train, transform=None))
+        if self.shape != self.native_shape:
+            images = resize_images(images, self.size)
+        return images, labels
+
+    @staticmethod
+    def raw_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(uint8 images (N, C, H, W), int64 labels (N,)) of a loaded torchvision dataset, read from its arrays
+        (MNIST and Fashion-MNIST: ``.data`` (N, H, W) tensor and ``.targets``)."""
+        return dataset.data.unsqueeze(1), torch.as_tensor(dataset.targets, dtype=torch.int64)
+
+    def _torchvision_dataset(self, *, train: bool, **kwargs: Any) -> VisionDataset:
+        """The torchvision dataset of the train or test split; ``kwargs`` go to its constructor."""
+        return self.dataset_cls(self.root, train=train, **kwargs)
+
+    def _dataset(self, *, train: bool, transform: Callable | None) -> VisionDataset:
         if self._missing():
             raise self._not_found("prepare_data() has not made them available (a Trainer calls it first)")
         try:
-            transform = image_transform(size=self.size)
-            return self.dataset_cls(self.root, train=train, transform=transform, download=False)
+            return self._torchvision_dataset(train=train, transform=transform, download=False)
         except RuntimeError as error:  # torchvision's "not found or corrupted": a file fails its md5 check
             raise DatasetNotFoundError(
                 f"{self.dataset_name} files under {self.root} are present but torchvision rejects them "
@@ -147,6 +179,37 @@ class CIFAR10DataModule(_TorchvisionDataModule):
         f"cifar-10-batches-py/{name}"
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
     )
+
+    @staticmethod
+    def raw_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        # ``.data`` is a NumPy (N, H, W, C) array, ``.targets`` a list
+        images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
+        return images, torch.as_tensor(dataset.targets, dtype=torch.int64)
+
+
+class SVHNDataModule(_TorchvisionDataModule):
+    """SVHN house-number digits, (3, 32, 32); 73257 train (minus ``val_size``) / 26032 test.
+
+    torchvision's two files ``train_32x32.mat`` and ``test_32x32.mat`` directly in ``root``; the
+    ``extra`` split (531131 easier images) is not used. Labels 0..9 (torchvision maps SVHN's 10 to 0).
+    """
+
+    dataset_cls = datasets.SVHN
+    native_shape = (3, 32, 32)
+    nominal_train_size = 73257
+    required_files = ("train_32x32.mat", "test_32x32.mat")
+
+    def _torchvision_dataset(self, *, train: bool, **kwargs: Any) -> VisionDataset:
+        return self.dataset_cls(self.root, split="train" if train else "test", **kwargs)
+
+    @staticmethod
+    def raw_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        # ``.data`` is a NumPy (N, C, H, W) transposed view of the file's (H, W, C, N); ``.labels`` NumPy int64
+        images = torch.from_numpy(np.ascontiguousarray(dataset.data))
+        return images, torch.from_numpy(dataset.labels).to(torch.int64)
+
+    def _layout_hint(self) -> str:
+        return "them directly in it"
 
 
 class FashionMNISTDataModule(_TorchvisionDataModule):

@@ -63,7 +63,7 @@ DATASETS = {
     "cifar10": "zoo.data.CIFAR10DataModule",
 }
 #: datamodule arguments that change neither the images nor the official splits (not part of the cache key)
-LOADER_ARGS = ("batch_size", "num_workers", "seed", "val_size", "download")
+LOADER_ARGS = ("batch_size", "num_workers", "seed", "val_size", "download", "in_memory", "device", "random_flip")
 CACHE_FORMAT = 1  # bump when what is cached changes
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
