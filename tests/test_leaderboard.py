@@ -88,7 +88,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     board = (tmp_path / "LB.md").read_text()
     row = next(line for line in board.splitlines() if line.startswith("| vae |"))
     assert f"| {metrics['fid_digits_cls']:.1f} |" in row and f"| {metrics['nll']:.1f} |" in row
-    assert "| 2/2 |" in row and "`vae.digits`" in row
+    assert "| 2/2 |" in row and "[`vae.digits`](" in row
     text = readme.read_text()
     assert text.startswith("# top\n") and text.endswith("bottom\n") and "old table" not in text
     assert "| vae |" in text
