@@ -9,7 +9,12 @@ A method subclasses ``GenerativeModel`` and holds only its objective and the net
 - stores hyperparameters as plain values only (factories become ``{"class_path", "init_args"}`` dicts,
   see zoo/factories.py), so a checkpoint loads under ``torch.load(weights_only=True)`` and through
   ``Method.load_from_checkpoint`` alike;
-- records the method's class path in the checkpoint, so ``zoo.load(path)`` needs no other hint.
+- records the method's class path in the checkpoint, so ``zoo.load(path)`` needs no other hint;
+- holds two speed switches every method gets, both off by default: ``channels_last`` (NHWC weights and
+  batches, the layout tensor-core GPUs and oneDNN's CPU convolutions prefer) and ``compile``
+  (``torch.compile`` of the nets, in place, so the state_dict keys, checkpoints and safetensors files stay
+  the same). Either changes the float rounding of a run (not its math); a checkpoint saved with either
+  loads into a model without it and back. ``benchmarks/speed.py --channels-last --compile`` measures them.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 
 from zoo.errors import ConfigError
 from zoo.factories import Spec, class_path, from_spec, to_spec
@@ -40,6 +46,10 @@ class GenerativeModel(L.LightningModule):
         lr_scheduler: optional factory ``optimizer -> LRScheduler``, stepped once per epoch.
         default_optimizer: the paper's optimizer spec, used when ``optimizer`` is None; None for a method
             that builds several optimizers itself (see ``optimizer_hparams``).
+        channels_last: train in the channels-last (NHWC) memory format: weights and batches are converted
+            when a Trainer sets the model up (``configure_model``, ``on_after_batch_transfer``).
+        compile: ``torch.compile`` the nets (``compiled_nets``) in place when a Trainer sets the model up;
+            the first steps are slow while it compiles (needs a C++ compiler on CPU).
     """
 
     #: keys of the checkpoint dict this class adds
@@ -52,9 +62,14 @@ class GenerativeModel(L.LightningModule):
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
         default_optimizer: Spec | None = ADAM,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.in_shape: ImageShape = image_shape(in_shape)
+        # not ``self.compile``: that is nn.Module's own method
+        self.use_channels_last, self.use_compile = bool(channels_last), bool(compile)
+        self._nets_compiled = False
         # None for methods with several optimizers (GANs), which keep their own specs
         default = dict(default_optimizer) if default_optimizer is not None else None
         self.optimizer_spec = to_spec(optimizer, "optimizer") or default
@@ -99,6 +114,47 @@ class GenerativeModel(L.LightningModule):
         device = generator.device if generator is not None else self.device
         return torch.randn(shape, generator=generator, device=device).to(self.device, self.dtype)
 
+    def logging_step(self) -> bool:
+        """Whether Lightning writes the logs after this training batch (every ``log_every_n_steps`` batches).
+
+        Training diagnostics beyond the loss (which the progress bar shows) are logged only then: each
+        ``self.log`` costs about a millisecond on CPU (Lightning moves its result object to the value's
+        device on every call), and three of them were 4% of a DCGAN step on Fashion-MNIST-sized batches
+        (benchmarks/speed.py: ratio to a hand-written loop 0.96 -> 1.0). The logged values are the same,
+        since Lightning writes step metrics only on those batches."""
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        # Lightning's own test (LoggerConnector.should_update_logs: every log_every_n_steps batches, and at
+        # the end); not public API, so a Lightning without it logs every batch
+        return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
+
+    # -- speed switches --------------------------------------------------------------------------------
+    def compiled_nets(self) -> list[nn.Module]:
+        """The nets ``compile=True`` compiles: every direct submodule that has parameters (the encoder and
+        decoder, the generator and discriminator ...). A method whose objective cannot go through a
+        compiled net overrides this (WGAN-GP's gradient penalty needs a double backward)."""
+        return [module for module in self.children() if any(True for _ in module.parameters())]
+
+    def configure_model(self) -> None:
+        # Lightning calls this in fit/validate/test/predict before it moves the model to the device (which
+        # keeps the memory format), and again in each later fit: both conversions are idempotent.
+        if self.use_channels_last:
+            self.to(memory_format=torch.channels_last)  # 4-D weights only; others have no such format
+        if self.use_compile and not self._nets_compiled:
+            for net in self.compiled_nets():
+                # nn.Module.compile compiles __call__ in place: no OptimizedModule wrapper, so no
+                # "_orig_mod." in the state_dict keys; checkpoints load with or without the switch
+                net.compile()
+            self._nets_compiled = True
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        if not self.use_channels_last:
+            return batch
+        if isinstance(batch, torch.Tensor):
+            return _to_channels_last(batch)
+        return type(batch)(_to_channels_last(t) if isinstance(t, torch.Tensor) else t for t in batch)
+
     # -- optimizers ------------------------------------------------------------------------------------
     def optimizer_hparams(self) -> dict[str, Spec | None]:
         """The optimizer and scheduler specs as stored in the hyperparameters (defaults filled in, so a
@@ -137,8 +193,16 @@ class LatentVariableModel(GenerativeModel):
         decoder: DecoderFactory | None,
         optimizer: OptimizerCallable | None,
         lr_scheduler: LRSchedulerCallable | None,
+        channels_last: bool,
+        compile: bool,
     ) -> None:
-        super().__init__(in_shape=in_shape, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            in_shape=in_shape,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
+        )
         if latent_dim < 1:
             raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
         self.latent_dim = latent_dim
@@ -159,6 +223,11 @@ class LatentVariableModel(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """decode(encode(x)): images (N, C, H, W) in [0, 1]."""
         return self.decode(self.encode(x))
+
+
+def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """A batch of images (N, C, H, W) in the channels-last memory format; other tensors (labels) as they are."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def _plain(value: Any, name: str) -> Any:

@@ -37,6 +37,7 @@ class Autoencoder(LatentVariableModel):
         latent_momentum: floor of the update rate of the running code statistics used by ``sample``
             (0.1, as BatchNorm: the statistics must follow the encoder as it trains).
         optimizer, lr_scheduler: see ``GenerativeModel``; default Adam, lr 1e-3.
+        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
     def __init__(
@@ -49,6 +50,8 @@ class Autoencoder(LatentVariableModel):
         latent_momentum: float = 0.1,
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__(
             in_shape=in_shape,
@@ -57,6 +60,8 @@ class Autoencoder(LatentVariableModel):
             decoder=decoder,
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
         )
         if not 0 < latent_momentum <= 1:
             raise ConfigError(f"latent_momentum must be in (0, 1], got {latent_momentum}")

@@ -63,6 +63,7 @@ class AdversarialModel(GenerativeModel):
             stepped once per epoch.
         default_nets: ``{"generator": spec, "discriminator": spec}`` used when a net is None.
         default_optimizer: spec used when an optimizer is None (the paper's).
+        channels_last, compile: speed switches (see ``GenerativeModel``).
     """
 
     def __init__(
@@ -81,8 +82,10 @@ class AdversarialModel(GenerativeModel):
         discriminator_lr_scheduler: LRSchedulerCallable | None,
         default_nets: dict[str, Spec],
         default_optimizer: Spec,
+        channels_last: bool,
+        compile: bool,
     ) -> None:
-        super().__init__(in_shape=in_shape, default_optimizer=None)
+        super().__init__(in_shape=in_shape, default_optimizer=None, channels_last=channels_last, compile=compile)
         self.automatic_optimization = False  # alternating D/G updates and n_critic: the engine steps by hand
         if latent_dim < 1:
             raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
@@ -207,20 +210,6 @@ class AdversarialModel(GenerativeModel):
         Methods log their extra terms here (WGAN-GP: the gradient penalty)."""
         if self.logging_step():
             self.log_dict({f"train/{k}": v.detach() for k, v in metrics.items()})
-
-    def logging_step(self) -> bool:
-        """Whether Lightning writes the logs after this batch (every ``log_every_n_steps`` batches).
-
-        The diagnostics beyond the two losses (which the progress bar shows) are logged only then: each
-        ``self.log`` costs about a millisecond on CPU, and three of them were 4% of a DCGAN step on
-        Fashion-MNIST-sized batches (benchmarks/speed.py: ratio to a hand-written loop 0.96 -> 1.0). The
-        logged values are the same, since Lightning writes step metrics only on those batches."""
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        # Lightning's own test (LoggerConnector.should_update_logs: every log_every_n_steps batches, and at
-        # the end); not public API, so a Lightning without it logs every batch
-        return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
 
     def on_train_start(self) -> None:
         self._critic_steps = int(self.critic_steps)  # after a checkpoint restore, once per fit

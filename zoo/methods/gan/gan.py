@@ -55,6 +55,7 @@ class GAN(AdversarialModel):
         n_critic: discriminator steps per generator step (the paper's k).
         ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
         generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default Adam 2e-4, (0.5, 0.999).
+        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
     default_nets = MLP_GAN_NETS
@@ -76,6 +77,8 @@ class GAN(AdversarialModel):
         discriminator_optimizer: OptimizerCallable | None = None,
         generator_lr_scheduler: LRSchedulerCallable | None = None,
         discriminator_lr_scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         if generator_loss not in GENERATOR_LOSSES:
             raise ConfigError(f"unknown generator_loss {generator_loss!r}; choose one of {tuple(GENERATOR_LOSSES)}")
@@ -93,6 +96,8 @@ class GAN(AdversarialModel):
             discriminator_optimizer=discriminator_optimizer,
             generator_lr_scheduler=generator_lr_scheduler,
             discriminator_lr_scheduler=discriminator_lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
             default_nets=self.default_nets,
             default_optimizer=self.default_optimizer,
         )

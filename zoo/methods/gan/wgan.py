@@ -52,6 +52,7 @@ class WGAN(WassersteinObjective, AdversarialModel):
         n_critic: critic updates per generator update (5).
         ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
         generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default RMSProp, lr 5e-5.
+        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
     def __init__(
@@ -69,6 +70,8 @@ class WGAN(WassersteinObjective, AdversarialModel):
         discriminator_optimizer: OptimizerCallable | None = None,
         generator_lr_scheduler: LRSchedulerCallable | None = None,
         discriminator_lr_scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         if clip_value <= 0:
             raise ConfigError(f"clip_value must be > 0 (the paper uses 0.01), got {clip_value}")
@@ -84,6 +87,8 @@ class WGAN(WassersteinObjective, AdversarialModel):
             discriminator_optimizer=discriminator_optimizer,
             generator_lr_scheduler=generator_lr_scheduler,
             discriminator_lr_scheduler=discriminator_lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
             default_nets=DCGAN_NETS,
             default_optimizer=RMSPROP,
         )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 
 from zoo.errors import ConfigError
 from zoo.losses import (
@@ -49,6 +50,7 @@ class WGANGP(WassersteinObjective, AdversarialModel):
         n_critic: critic updates per generator update (5).
         ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
         generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default Adam 1e-4, (0, 0.9).
+        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
     def __init__(
@@ -66,6 +68,8 @@ class WGANGP(WassersteinObjective, AdversarialModel):
         discriminator_optimizer: OptimizerCallable | None = None,
         generator_lr_scheduler: LRSchedulerCallable | None = None,
         discriminator_lr_scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         if penalty_weight < 0:
             raise ConfigError(f"penalty_weight must be >= 0 (the paper uses 10), got {penalty_weight}")
@@ -81,11 +85,18 @@ class WGANGP(WassersteinObjective, AdversarialModel):
             discriminator_optimizer=discriminator_optimizer,
             generator_lr_scheduler=generator_lr_scheduler,
             discriminator_lr_scheduler=discriminator_lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
             default_nets=WGAN_GP_NETS,
             default_optimizer=ADAM_WGAN_GP,
         )
         self.penalty_weight = penalty_weight
         self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
+
+    def compiled_nets(self) -> list[nn.Module]:
+        # The penalty backpropagates through the critic's input gradient (a double backward), which
+        # torch.compile's autograd does not support: ``compile=True`` compiles the generator only.
+        return [self.generator]
 
     def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         eps = torch.rand(real.shape[0], device=real.device)  # one coefficient per sample

@@ -57,6 +57,7 @@ class VAE(LatentVariableModel):
             (Gaussian); default MLP.
         likelihood: ``"bernoulli"`` or ``"gaussian"``, the decoder distribution p(x|z).
         optimizer, lr_scheduler: see ``GenerativeModel``; default Adam, lr 1e-3.
+        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
     encoder_features_per_latent = 2  # mu and log sigma^2
@@ -71,6 +72,8 @@ class VAE(LatentVariableModel):
         likelihood: Likelihood = "bernoulli",
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         if likelihood not in LIKELIHOODS:
             raise ConfigError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
@@ -81,6 +84,8 @@ class VAE(LatentVariableModel):
             decoder=decoder,
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,
+            channels_last=channels_last,
+            compile=compile,
         )
         self.likelihood = likelihood
         if likelihood == "gaussian":
@@ -196,9 +201,12 @@ class VAE(LatentVariableModel):
         elbo = (log_px_z - kl).mean()
         sync = stage != "train"  # epoch-level val/test numbers must agree across DDP ranks
         self.log(f"{stage}/loss", -elbo, prog_bar=True, sync_dist=sync)
-        self.log(f"{stage}/elbo", elbo, sync_dist=sync)
-        self.log(f"{stage}/reconstruction", -log_px_z.mean(), sync_dist=sync)
-        self.log(f"{stage}/kl", kl.mean(), sync_dist=sync)
+        # val/test average every batch over the epoch; training writes its step values every
+        # log_every_n_steps batches only, so the ELBO's parts are logged then (see ``logging_step``)
+        if stage != "train" or self.logging_step():
+            self.log(f"{stage}/elbo", elbo, sync_dist=sync)
+            self.log(f"{stage}/reconstruction", -log_px_z.mean(), sync_dist=sync)
+            self.log(f"{stage}/kl", kl.mean(), sync_dist=sync)
         return -elbo
 
 
