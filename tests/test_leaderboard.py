@@ -50,7 +50,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     train = record["train"]
     assert (train["epochs"], train["max_epochs"], train["stopped_by"]) == (2, 2, "max_epochs")
     assert train["overrides"] == ["--trainer.max_epochs=2"] and train["budget_minutes"] == 15.0
-    assert 0 < train["train_time_s"] < train["wall_s"]
+    assert 0 < train["train_time_s"] < train["wall_s"]  # CPU time of training < the whole `zoo fit`
     protocol = record["protocol"]
     assert protocol["n_fake"] == 1000 and protocol["extractor"]["name"] == "digits_cls" and protocol["split"] == "train"
     assert protocol["nll"]["k"] == 5000 and protocol["nll"]["n"] == 360
@@ -119,12 +119,9 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, dirs):
     assert result.returncode == 2 and "no result files" in result.stderr
 
 
-def test_methods_and_budget_format():
+def test_methods_with_recipes():
     assert leaderboard.methods_for("digits", ROOT / "recipes") == ["ae", "dae", "dcgan", "gan", "vae", "wgan", "wgan_gp"]
     assert set(leaderboard.methods_for("fashion_mnist", ROOT / "recipes")) <= set(leaderboard.PAPERS)
-    assert leaderboard.format_budget(6) == "00:00:06:00"
-    assert leaderboard.format_budget(0.5) == "00:00:00:30"
-    assert leaderboard.format_budget(24 * 60 + 61.5) == "01:01:01:30"
 
 
 def test_fp16_weights_load_as_float32(tmp_path):

@@ -1,4 +1,5 @@
+from zoo.callbacks.budget import CPUBudget
 from zoo.callbacks.evaluation import PeriodicFID
 from zoo.callbacks.image_grids import ImageGrids
 
-__all__ = ["ImageGrids", "PeriodicFID"]
+__all__ = ["CPUBudget", "ImageGrids", "PeriodicFID"]

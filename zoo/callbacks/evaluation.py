@@ -9,7 +9,8 @@ It runs at the end of the validation epoch (a run without validation batches log
 ``training_step`` where torchmetrics warns that accumulating states grows memory, with the model in eval
 mode, and not during the sanity check.
 
-Each value is also appended, with the epoch, the step and the seconds since training started, to
+Each value is also appended, with the epoch, the step, and the wall-clock and CPU seconds (of this
+process: see :class:`zoo.callbacks.CPUBudget`) since training started, to
 ``fid_history.json`` in the run's folder (beside ``checkpoints/``): the leaderboard plots FID against
 training time from it.
 
@@ -57,9 +58,10 @@ class PeriodicFID(L.Callback):
         self.key = f"val/fid_{extractor}"
         self._extractor = None
         self._real: dict[str, torch.Tensor] | None = None
-        #: [{"epoch", "step", "time_s", "fid"}] of this fit, in order
+        #: [{"epoch", "step", "time_s", "cpu_s", "fid"}] of this fit, in order
         self.history: list[dict[str, float]] = []
         self._start: float | None = None
+        self._cpu_start = 0.0
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit" or self._extractor is not None:
@@ -79,6 +81,7 @@ class PeriodicFID(L.Callback):
         previous = self._read_history(trainer)
         self.history = previous
         self._start = time.monotonic() - (previous[-1]["time_s"] if previous else 0.0)
+        self._cpu_start = time.process_time() - (previous[-1].get("cpu_s", 0.0) if previous else 0.0)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -91,8 +94,10 @@ class PeriodicFID(L.Callback):
         value = trainer.strategy.broadcast(value, src=0)
         pl_module.log(self.key, value, rank_zero_only=False, sync_dist=False)
         if trainer.is_global_zero and self._start is not None:
-            elapsed = time.monotonic() - self._start
-            self.history.append({"epoch": epoch, "step": trainer.global_step, "time_s": elapsed, "fid": value})
+            elapsed, cpu = time.monotonic() - self._start, time.process_time() - self._cpu_start
+            self.history.append(
+                {"epoch": epoch, "step": trainer.global_step, "time_s": elapsed, "cpu_s": cpu, "fid": value}
+            )
             self._write_history(trainer)
 
     def _history_path(self, trainer: L.Trainer):
