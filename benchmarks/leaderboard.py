@@ -160,6 +160,8 @@ def train(
     done = read_json(run_dir / "train.json")
     if done is not None and done.get("status") == "ok" and all(done.get(k) == v for k, v in key.items()):
         print(f"  train: reusing {run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir}")
+        done.update(summarize_run(run_dir))  # derived from the run's files: recomputed, never stale
+        write_json(run_dir / "train.json", done)
         return done
     attempt = read_json(run_dir / "attempt.json")
     checkpoint = find_last_checkpoint(run_dir)
@@ -194,36 +196,52 @@ def train(
     write_json(run_dir / "attempt.json", attempt)
     if code != 0:
         raise StageError("train", f"zoo fit exited with {code}:\n{log_tail(run_dir / 'train.log')}")
-    checkpoint = find_last_checkpoint(run_dir)
-    if checkpoint is None:
-        raise StageError("train", f"zoo fit wrote no last.ckpt under {run_dir}")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    config = yaml.safe_load(next(run_dir.rglob("config.yaml")).read_text())
-    max_epochs = config["trainer"]["max_epochs"]
-    # The last checkpoint is written at the end of the last epoch, which is a partial one when the budget
-    # ran out (CPUBudget stops after the batch that crosses it; the checkpoint is written after).
-    budget = state.get("callbacks", {}).get("CPUBudget")
-    if budget is None:
-        raise StageError("train", f"{checkpoint} holds no CPUBudget state: was the budget callback dropped?")
     record = {
         **key,
         "status": "ok",
         "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
-        "checkpoint": str(checkpoint.relative_to(run_dir)),
-        "epochs": state["epoch"] + 1,  # epochs begun; the last one partial when stopped by the budget
-        "max_epochs": max_epochs,
-        "global_step": state["global_step"],
-        "stopped_by": "budget" if budget["exhausted"] else "max_epochs",
-        # CPU seconds of the training process up to the last checkpoint (validation and periodic FID
-        # included; start-up and data preparation not), and the wall-clock time of the whole `zoo fit`
-        "train_time_s": budget["used_s"],
-        "wall_s": attempt["wall_s"],
+        **summarize_run(run_dir),
+        "wall_s": attempt["wall_s"],  # the whole `zoo fit`s, start-up and data preparation included
         "attempts": attempt["attempts"],
         "finished": now(),
         "hardware": hardware(),
     }
     write_json(run_dir / "train.json", record)
     return record
+
+
+def summarize_run(run_dir: Path) -> dict[str, Any]:
+    """How far a finished run trained and what it kept, from its files.
+
+    The kept checkpoint is the recipe's ModelCheckpoint ``last.ckpt``; a recipe that monitors the
+    validation loss (AE, DAE, VAE) writes it only when the loss improves, so it can be older than the
+    run's last epoch. How far the run went comes from PeriodicFID's history, which every recipe writes at
+    its last epoch (and which counts CPU seconds on the same clock as CPUBudget)."""
+    checkpoint = find_last_checkpoint(run_dir)
+    if checkpoint is None:
+        raise StageError("train", f"zoo fit wrote no last.ckpt under {run_dir}")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    budget = state.get("callbacks", {}).get("CPUBudget")
+    if budget is None:
+        raise StageError("train", f"{checkpoint} holds no CPUBudget state: was the budget callback dropped?")
+    config = yaml.safe_load(next(run_dir.rglob("config.yaml")).read_text())
+    max_epochs = config["trainer"]["max_epochs"]
+    history_file = next(run_dir.rglob("fid_history.json"), None)
+    history = (read_json(history_file) or {}).get("history", []) if history_file else []
+    checkpoint_epochs = state["epoch"] + 1  # epochs begun; the last one partial when the budget ran out
+    epochs = max(checkpoint_epochs, history[-1]["epoch"] + 1 if history else 0)
+    train_time = max(budget["used_s"], history[-1].get("cpu_s", 0.0) if history else 0.0)
+    return {
+        "checkpoint": str(checkpoint.relative_to(run_dir)),
+        "checkpoint_epoch": checkpoint_epochs,
+        "checkpoint_time_s": budget["used_s"],  # CPU seconds of training when the kept checkpoint was written
+        "global_step": state["global_step"],
+        "epochs": epochs,  # epochs trained
+        "max_epochs": max_epochs,
+        # CPUBudget stops a run only by setting should_stop; nothing else in the recipes ends one early
+        "stopped_by": "budget" if epochs < max_epochs or budget["exhausted"] else "max_epochs",
+        "train_time_s": train_time,  # CPU seconds of the training process, validation and periodic FID included
+    }
 
 
 def find_last_checkpoint(run_dir: Path) -> Path | None:
@@ -386,8 +404,8 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
                                                   "is", "pr", "nll", "commit") if k in protocol},
-            "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "stopped_by", "train_time_s",
-                                                      "budget_minutes")},
+            "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
+                                                      "train_time_s", "budget_minutes")},
             "hardware": record["hardware"]["cpu"],
             "leaderboard": f"benchmarks/results/{record['dataset']}/{record['method']}.json",
         },
@@ -476,6 +494,8 @@ def table(dataset: str, records: list[dict[str, Any]], link_root: str) -> str:
         m, train = r["metrics"], r["train"]
         minutes = (train.get("train_time_s") or 0) / 60
         epochs = f"{train['epochs']}/{train['max_epochs']}" + (" (budget)" if train["stopped_by"] == "budget" else "")
+        if train.get("checkpoint_epoch", train["epochs"]) != train["epochs"]:
+            epochs += f", best val. at {train['checkpoint_epoch']}"
         kid = metric(r, "kid_")
         weights = r["weights"]
         weights_cell = (

@@ -49,6 +49,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert record["paper"]["arxiv"] == "1312.6114"
     train = record["train"]
     assert (train["epochs"], train["max_epochs"], train["stopped_by"]) == (2, 2, "max_epochs")
+    assert 1 <= train["checkpoint_epoch"] <= 2 and 0 < train["checkpoint_time_s"] <= train["train_time_s"]
     assert train["overrides"] == ["--trainer.max_epochs=2"] and train["budget_minutes"] == 15.0
     assert 0 < train["train_time_s"] < train["wall_s"]  # CPU time of training < the whole `zoo fit`
     protocol = record["protocol"]
