@@ -253,7 +253,8 @@ def find_last_checkpoint(run_dir: Path) -> Path | None:
 def export_and_evaluate(
     method: str, dataset: str, run_dir: Path, trained: dict[str, Any], *, n_fake: int | None = None
 ) -> dict[str, Any]:
-    """Both precisions scored; returns {"file", "dtype", "evaluation", "fp32_metrics", ...}."""
+    """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
+    parameter count and the model."""
     import zoo
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors

@@ -81,6 +81,17 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert again.returncode == 0 and "done already" in again.stdout
     assert json.loads((dirs["results"] / "digits" / "vae.json").read_text()) == record
 
+    # an interrupted training (its attempt and last.ckpt written, no train.json) resumes from its checkpoint
+    (dirs["runs"] / "digits" / "vae" / "train.json").unlink()
+    (dirs["results"] / "digits" / "vae.json").unlink()
+    resumed = run(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "resuming from last.ckpt" in resumed.stdout
+    again_record = json.loads((dirs["results"] / "digits" / "vae.json").read_text())
+    assert again_record["train"]["attempts"] == 2 and again_record["train"]["epochs"] == 2
+    log = (dirs["runs"] / "digits" / "vae" / "train.log").read_text()
+    assert log.count("$ ") == 2 and "--ckpt_path" in log.split("$ ")[-1]  # the second `zoo fit` resumed
+
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n{leaderboard.README_START}\nold table\n{leaderboard.README_END}\nbottom\n")
     rendered = run("render", "--results", dirs["results"], "--leaderboard", tmp_path / "LB.md", "--readme", readme,
