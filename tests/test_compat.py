@@ -1,0 +1,53 @@
+"""Files written by the previous release (commit be7827f) keep loading: shipped weights, safetensors and
+Lightning checkpoints, from Python and from the CLI, and they reproduce the samples they gave then.
+
+tests/fixtures/be7827f/ holds tiny files written by that commit (see its make.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import zoo
+from tests.conftest import quiet_trainer
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "be7827f"
+SAMPLES = torch.load(FIXTURES / "samples.pt", weights_only=True)
+FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".ckpt", ".safetensors"))
+
+
+def samples(model) -> torch.Tensor:
+    return model.sample(4, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_old_files_load_and_give_the_same_samples(path):
+    model = zoo.load(path)
+    assert not model.training
+    torch.testing.assert_close(samples(model), SAMPLES[path.stem], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", zoo.list_pretrained())
+def test_shipped_weights_give_the_samples_they_gave_before(name):
+    expected = json.loads((FIXTURES / "pretrained_samples.json").read_text())[name]
+    x = samples(zoo.load(name)).double()
+    torch.testing.assert_close(x.flatten()[:8], torch.tensor(expected["first"], dtype=torch.float64), rtol=0, atol=0)
+    torch.testing.assert_close(x.sum().item(), expected["sum"], rtol=1e-12, atol=0)
+    torch.testing.assert_close(x.pow(2).sum().item(), expected["sum_sq"], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["gan", "wgan_gp", "vae", "wgan_gp_cli"])
+def test_an_old_checkpoint_resumes_training(name):
+    """A run of the previous release continues under this one: weights, optimizer states and the update
+    schedule (the GANs' step counts) are restored, and one more epoch trains."""
+    path = FIXTURES / f"{name}.ckpt"
+    old = torch.load(path, weights_only=True)
+    model = type(zoo.load(path))(**{k: v for k, v in zoo.load(path).hparams.items() if not k.startswith("_")})
+    data = TensorDataset(torch.rand(64, 1, 8, 8), torch.zeros(64, dtype=torch.long))
+    trainer = quiet_trainer(max_epochs=old["epoch"] + 2, limit_val_batches=0)
+    trainer.fit(model, DataLoader(data, batch_size=16), ckpt_path=path)
+    assert trainer.current_epoch == old["epoch"] + 2
+    assert trainer.global_step > old["global_step"]
