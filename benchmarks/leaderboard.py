@@ -29,6 +29,7 @@ goes on; the command exits 1 if any method failed. Rerunning skips what is done,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ PRETRAINED = ROOT / "zoo" / "pretrained"
 LEADERBOARD = ROOT / "benchmarks" / "LEADERBOARD.md"
 README = ROOT / "README.md"
 README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+METHODS_START, METHODS_END = "<!-- methods:start -->", "<!-- methods:end -->"
 FORMAT = 1  # of the result JSON; bump when its meaning changes
 
 #: The pinned evaluation protocol per dataset (``zoo evaluate`` arguments) and its CPU training budget.
@@ -73,19 +76,6 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 #: float16 weights are shipped when their FID is within this (relative) of the float32 weights' FID.
 FP16_FID_TOLERANCE = 0.01
-#: method -> the paper it implements (title, authors, year, arXiv id), for the table.
-PAPERS = {
-    "ae": ("Reducing the dimensionality of data with neural networks", "Hinton & Salakhutdinov 2006", None),
-    "dae": ("Extracting and composing robust features with denoising autoencoders", "Vincent et al. 2008", None),
-    "vae": ("Auto-encoding variational Bayes", "Kingma & Welling 2014", "1312.6114"),
-    "gan": ("Generative adversarial nets", "Goodfellow et al. 2014", "1406.2661"),
-    "dcgan": ("Unsupervised representation learning with deep convolutional GANs", "Radford et al. 2016",
-              "1511.06434"),
-    "wgan": ("Wasserstein GAN", "Arjovsky et al. 2017", "1701.07875"),
-    "wgan_gp": ("Improved training of Wasserstein GANs", "Gulrajani et al. 2017", "1704.00028"),
-}
-
-
 # -- helpers ------------------------------------------------------------------------------------------
 def sha256_text(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -119,6 +109,20 @@ def methods_for(dataset: str, recipes: Path) -> list[str]:
 
     registered = set(zoo.list_models())
     return sorted(p.parent.name for p in recipes.glob(f"*/{dataset}.yaml") if p.parent.name in registered)
+
+
+def model_info(method: str):
+    """The registry's record of ``method`` (paper, capabilities, tasks): what a method declares with its class."""
+    from zoo.registry import model_info as info
+
+    return info(method)
+
+
+def paper_record(method: str) -> dict[str, Any]:
+    paper = model_info(method).paper
+    if paper is None:
+        return {"title": None, "authors": None, "year": None, "arxiv": None}
+    return {"title": paper.title, "authors": paper.citation, "year": paper.year, "arxiv": paper.arxiv}
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
@@ -256,6 +260,7 @@ def export_and_evaluate(
     """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
     parameter count and the model."""
     import zoo
+    from zoo.capabilities import LIKELIHOOD, capabilities_of
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors
 
@@ -280,7 +285,7 @@ def export_and_evaluate(
         print(f"  float16 weights fail to sample ({failure.splitlines()[0][:100]}); keeping float32")
     kept = "float16" if fid16 is not None and fid16 <= fid32 * (1 + FP16_FID_TOLERANCE) else "float32"
     result = scored[kept]
-    if callable(getattr(model, "log_likelihood", None)):
+    if LIKELIHOOD in capabilities_of(model):
         nll_args = {k: v for k, v in protocol["nll"].items()}
         print(f"  evaluate: nll with K={nll_args['nll_k']} on the {kept} weights")
         nll = evaluate(str(files[kept]), data=dataset, metrics="nll", seed=protocol["evaluate"]["seed"], **nll_args)
@@ -316,7 +321,8 @@ def run_method(method: str, dataset: str, args: argparse.Namespace) -> dict[str,
     out = args.results / dataset / f"{method}.json"
     base = {
         "format": FORMAT, "method": method, "dataset": dataset,
-        "paper": dict(zip(("title", "authors", "arxiv"), PAPERS.get(method, (None, None, None)))),
+        "paper": paper_record(method),
+        "tasks": list(model_info(method).tasks),
         "recipe": str(recipe.relative_to(ROOT)) if recipe.is_relative_to(ROOT) else str(recipe),
         "recipe_sha256": sha256_text(recipe),
     }
@@ -465,23 +471,95 @@ def metric(record: dict[str, Any], prefix: str) -> float | None:
     return next((v for k, v in record.get("metrics", {}).items() if k.startswith(prefix)), None)
 
 
-def table(dataset: str, records: list[dict[str, Any]], link_root: str) -> str:
-    ok = [r for r in records if r["status"] == "ok"]
-    extractor = ok[0]["protocol"]["extractor"]["name"] if ok else "–"
-    first = ok[0]["protocol"] if ok else {}
+def record_tasks(record: dict[str, Any]) -> tuple[str, ...]:
+    """The tasks a result is ranked on: as recorded, else (older records) as its method declares now."""
+    if "tasks" in record:
+        return tuple(record["tasks"])
+    return model_info(record["method"]).tasks
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTable:
+    """One leaderboard table: the task's title, what its numbers mean, its columns and its ranking.
+
+    A result lands in the table of every task its method declares (zoo/capabilities.py: ``tasks_of``) once it
+    holds the task's ``needs`` metric: a new method needs no edit here, a new *task* adds one entry."""
+
+    title: str
+    needs: str  # metric-name prefix a result must hold to be listed
+    caption: Callable[[dict[str, Any]], str]  # from the first listed result's protocol
+    columns: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...]
+    sort: Callable[[dict[str, Any]], float]  # ascending: best first
+
+
+def _sample_caption(protocol: dict[str, Any]) -> str:
+    extractor = protocol.get("extractor", {}).get("name", "–")
+    return (f"Domain extractor `{extractor}`; {fmt(protocol.get('n_fake'))} samples "
+            f"against the {fmt(protocol.get('n_real'))} images of the {protocol.get('split', '–')} split, seed "
+            f"{protocol.get('seed', '–')}.")
+
+
+def _likelihood_caption(protocol: dict[str, Any]) -> str:
+    nll = protocol.get("nll", {})
+    return (f"Negative log-likelihood in nats per image on {fmt(nll.get('n'))} images of the {nll.get('split', '–')} "
+            f"split (bits/dim = nats / (C·H·W·ln 2)); the estimator and what the data are (which says what kind of "
+            "number it is) are named per row: compare rows of the same data only.")
+
+
+#: what the likelihood of the records before the data kind was recorded is a likelihood of
+GREY_LEVEL_BERNOULLI = ("grey levels in [0, 1] under a Bernoulli decoder: a cross-entropy, not a log-probability "
+                        "of the 8-bit images")
+
+
+def _nll_estimator(record: dict[str, Any]) -> str:
+    nll = record["protocol"].get("nll", {})
+    kind = nll.get("kind") or "importance_weighted"  # older records: the VAE's estimator, the only one then
+    return f"{kind.replace('_', '-')}, K={nll['k']}" if kind == "importance_weighted" else kind.replace("_", " ")
+
+
+SAMPLE_COLUMNS = (
+    ("FID ↓", lambda r: fmt(metric(r, "fid_"))),
+    ("KID ↓", lambda r: fmt(metric(r, "kid_"), 1)),
+    ("IS ↑", lambda r: fmt(metric(r, "is_"), 2)),
+    ("precision", lambda r: fmt(metric(r, "precision_"), 2)),
+    ("recall", lambda r: fmt(metric(r, "recall_"), 2)),
+)
+TASK_TABLES: dict[str, TaskTable] = {
+    "generation": TaskTable(
+        "unconditional generation", "fid_", _sample_caption, SAMPLE_COLUMNS, lambda r: metric(r, "fid_") or math.inf),
+    "conditional_generation": TaskTable(
+        "conditional generation", "fid_", _sample_caption,
+        (*SAMPLE_COLUMNS, ("conditional accuracy ↑", lambda r: fmt(metric(r, "conditional_accuracy"), 3))),
+        lambda r: metric(r, "fid_") or math.inf),
+    "likelihood": TaskTable(
+        "likelihood", "nll", _likelihood_caption,
+        (("NLL ↓", lambda r: f"{fmt(r['metrics']['nll'], 1)} ± {fmt(r['metrics'].get('nll_std_err'), 1)}"),
+         ("bits/dim ↓", lambda r: fmt(r["metrics"].get("nll_bpd"), 3)),
+         ("estimator", _nll_estimator),
+         ("data", lambda r: r["protocol"].get("nll", {}).get("data", GREY_LEVEL_BERNOULLI))),
+        lambda r: r["metrics"]["nll"]),
+}
+
+
+def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str) -> str | None:
+    """The ``task`` table of ``dataset`` (None when no result belongs in it)."""
+    spec = TASK_TABLES[task]
+    rows = [r for r in records if task in record_tasks(r)
+            and (r["status"] != "ok" or any(k.startswith(spec.needs) for k in r.get("metrics", {})))]
+    if not rows:
+        return None
+    ok = [r for r in rows if r["status"] == "ok"]
+    headers = ["method", "paper", *(h for h, _ in spec.columns), "train CPU time", "epochs", "params", "recipe",
+               "weights", "samples"]
     lines = [
-        f"### {dataset}",
+        f"### {dataset}: {spec.title}",
         "",
-        f"Domain extractor `{extractor}`; {fmt(first.get('n_fake'))} samples against the {fmt(first.get('n_real'))} "
-        f"images of the {first.get('split', '–')} split, seed {first.get('seed', '–')}. NLL: nats per image "
-        "(importance-weighted), where the method has a likelihood.",
+        spec.caption(ok[0]["protocol"] if ok else {}),
         "",
-        "| method | paper | FID ↓ | KID ↓ | IS ↑ | precision | recall | NLL ↓ | train CPU time | epochs | params | "
-        "recipe | weights | samples |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| " + " | ".join(headers) + " |",
+        "| " + " | ".join("---" for _ in headers) + " |",
     ]
-    order = sorted(records, key=lambda r: (r["status"] != "ok", metric(r, "fid_") or math.inf, r["method"]))
-    for r in order:
+    for r in sorted(rows, key=lambda r: (r["status"] != "ok", spec.sort(r) if r["status"] == "ok" else 0, r["method"])):
         paper = r.get("paper") or {}
         arxiv = f" [arXiv:{paper['arxiv']}](https://arxiv.org/abs/{paper['arxiv']})" if paper.get("arxiv") else ""
         paper_cell = f"{paper.get('authors') or '–'}{arxiv}"
@@ -489,26 +567,24 @@ def table(dataset: str, records: list[dict[str, Any]], link_root: str) -> str:
         if r["status"] != "ok":
             error = (r.get("error") or "").strip().splitlines()
             reason = error[-1][:80].replace("|", "/") if error else ""
-            lines.append(f"| {r['method']} | {paper_cell} | **failed** at {r.get('stage')}: {reason} | | | | | | | | | "
-                         f"{recipe} | | |")
+            cells = [r["method"], paper_cell, f"**failed** at {r.get('stage')}: {reason}"]
+            cells += [""] * (len(headers) - len(cells) - 3) + [recipe, "", ""]
+            lines.append("| " + " | ".join(cells) + " |")
             continue
-        m, train = r["metrics"], r["train"]
+        train = r["train"]
         minutes = (train.get("train_time_s") or 0) / 60
         epochs = f"{train['epochs']}/{train['max_epochs']}" + (" (budget)" if train["stopped_by"] == "budget" else "")
         if train.get("checkpoint_epoch", train["epochs"]) != train["epochs"]:
             epochs += f", best val. at {train['checkpoint_epoch']}"
-        kid = metric(r, "kid_")
         weights = r["weights"]
         weights_cell = (
             f"[`{weights['name']}`]({link_root}{weights['file']}) ({weights['dtype'].replace('float', 'fp')})"
             if "file" in weights else "not exported"
         )
-        lines.append(
-            f"| {r['method']} | {paper_cell} | {fmt(metric(r, 'fid_'))} | {fmt(kid, 1)} | {fmt(metric(r, 'is_'), 2)} | "
-            f"{fmt(metric(r, 'precision_'), 2)} | {fmt(metric(r, 'recall_'), 2)} | {fmt(m.get('nll'), 1)} | "
-            f"{minutes:.1f} min | {epochs} | {fmt_params(r.get('num_params'))} | {recipe} | {weights_cell} | "
-            f"[png]({link_root}benchmarks/results/{dataset}/{r['samples']}) |"
-        )
+        cells = [r["method"], paper_cell, *(value(r) for _, value in spec.columns), f"{minutes:.1f} min", epochs,
+                 fmt_params(r.get("num_params")), recipe, weights_cell,
+                 f"[png]({link_root}benchmarks/results/{dataset}/{r['samples']})"]
+        lines.append("| " + " | ".join(cells) + " |")
     hw = ok[0]["hardware"] if ok else {}
     commits = sorted({(r.get("commit") or "?")[:7] for r in ok})
     lines += [
@@ -519,6 +595,11 @@ def table(dataset: str, records: list[dict[str, Any]], link_root: str) -> str:
         f"FID curves: [fid_vs_time.png]({link_root}benchmarks/results/{dataset}/fid_vs_time.png).",
     ]
     return "\n".join(lines)
+
+
+def tables(dataset: str, records: list[dict[str, Any]], link_root: str) -> list[str]:
+    """Every task table of ``dataset`` that has a result, in the order of ``TASK_TABLES``."""
+    return [t for task in TASK_TABLES if (t := table(dataset, task, records, link_root)) is not None]
 
 
 def plot_curves(dataset: str, records: list[dict[str, Any]], path: Path) -> bool:
@@ -553,16 +634,42 @@ def plot_curves(dataset: str, records: list[dict[str, Any]], path: Path) -> bool
     return True
 
 
+def methods_table() -> str:
+    """README's table of registered methods, from the registry: each class once, with all its entry points,
+    its paper, family, capabilities and file."""
+    from zoo.registry import list_models
+
+    rows: dict[type, list[str]] = {}
+    for name in list_models():
+        rows.setdefault(model_info(name).cls, []).append(name)
+    lines = ["| name | paper | family | capabilities | file |", "| --- | --- | --- | --- | --- |"]
+    for cls, names in sorted(rows.items(), key=lambda item: (item[0].family or "", item[1][0])):
+        info = model_info(names[0])
+        paper = info.paper
+        cite = f"{paper.title}, {paper.markdown()}" if paper is not None else "–"
+        file = cls.__module__.replace(".", "/") + ".py"
+        lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {cite} | {info.family} | "
+                     f"{', '.join(sorted(info.capabilities))} | `{file}` |")
+    return "\n".join(lines)
+
+
+def replace_section(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``body``."""
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    return f"{before}{start}\n{body}\n{end}{after}"
+
+
 def render_main(args: argparse.Namespace) -> int:
-    tables = load_results(args.results)
-    if not tables:
+    results = load_results(args.results)
+    if not results:
         print(f"leaderboard: error: no result files under {args.results}; run `leaderboard.py run` first",
               file=sys.stderr)
         return 2
     sections = []
-    for dataset in sorted(tables):
-        plot_curves(dataset, tables[dataset], args.results / dataset / "fid_vs_time.png")
-        sections.append(table(dataset, tables[dataset], "../"))
+    for dataset in sorted(results):
+        plot_curves(dataset, results[dataset], args.results / dataset / "fid_vs_time.png")
+        sections += tables(dataset, results[dataset], "../")
     header = (
         "# Leaderboard\n\nGenerated by `python benchmarks/leaderboard.py render` from `benchmarks/results/*/*.json`, "
         "which `python benchmarks/leaderboard.py run --dataset <dataset> --export` writes (train with the recipe "
@@ -577,11 +684,12 @@ def render_main(args: argparse.Namespace) -> int:
     if args.readme is not None and args.readme.is_file():
         text = args.readme.read_text()
         if README_START in text and README_END in text:
-            before, rest = text.split(README_START, 1)
-            after = rest.split(README_END, 1)[1]
-            body = "\n\n".join(table(d, tables[d], "") for d in sorted(tables))
-            args.readme.write_text(f"{before}{README_START}\n{body}\n{README_END}{after}")
-            print(f"updated the leaderboard section of {args.readme}")
+            body = "\n\n".join(t for d in sorted(results) for t in tables(d, results[d], ""))
+            text = replace_section(text, README_START, README_END, body)
+        if METHODS_START in text and METHODS_END in text:
+            text = replace_section(text, METHODS_START, METHODS_END, methods_table())
+        args.readme.write_text(text)
+        print(f"updated the methods and leaderboard sections of {args.readme}")
     return 0
 
 
@@ -599,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="samples for FID/KID/IS/PR instead of the pinned protocol's (quick checks; recorded)")
     run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
     run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
-    sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README section and the plots")
+    sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")
     for p in (run, sub_render):
         p.add_argument("--results", type=Path, default=RESULTS, help="result files (default benchmarks/results)")
     run.add_argument("--runs", type=Path, default=RUNS, help="training runs (default benchmarks/runs, not in git)")

@@ -1,5 +1,6 @@
 """Speed benchmark: the zoo's training step against a hand-written PyTorch loop of the same computation, for
-AE, VAE, DCGAN and WGAN-GP; plus the Fashion-MNIST data path and sampling throughput.
+every registered method with a Fashion-MNIST recipe whose engine shape has a hand loop (AE, DAE, VAE, GAN,
+DCGAN, WGAN, WGAN-GP today); plus the Fashion-MNIST data path and sampling throughput.
 
     python benchmarks/speed.py                        # CPU, Fashion-MNIST-sized batches (1x28x28, batch 128)
     python benchmarks/speed.py --quick                # tiny sizes, a few seconds per method: checks the script runs
@@ -9,20 +10,21 @@ AE, VAE, DCGAN and WGAN-GP; plus the Fashion-MNIST data path and sampling throug
 **Training (``methods``).** For each method both sides train the nets of its Fashion-MNIST recipe
 (``recipes/<method>/fashion_mnist.yaml``'s ``model.init_args``, built by ``zoo.create_model`` from one seed;
 the hand loop trains ``copy.deepcopy``s of them) on the same in-memory batches (uint8-derived floats in
-[0, 1], already on the device, so data loading is not measured) with the same noise stream. The hand loops
-below repeat each method's ``training_step`` line by line, with the loss functions of ``zoo.losses``, the
-recipe's optimizer (written out, not read from the recipe) and ``zero_grad(set_to_none=True)``:
+[0, 1], already on the device, so data loading is not measured) with the same noise stream. There is one
+hand loop per engine shape (what is measured is the engine's overhead), written out in plain PyTorch with
+the loss functions of ``zoo.losses``, each paper's optimizer and hyperparameters (written out, and checked
+against the recipe's: a recipe that drifts stops the benchmark) and ``zero_grad(set_to_none=True)``:
 
-- AE: ``sum ||x - sigmoid(dec(enc(x)))||^2`` per image, batch mean; Adam(1e-3); the running mean and second
-  moment of the codes that ``Autoencoder.sample`` draws from.
+- AE and DAE (the single-objective loop): the DAE's corruption, ``sum ||x - sigmoid(dec(enc(x~)))||^2`` per
+  image, batch mean; Adam(1e-3); the running mean and second moment of the codes ``sample`` draws from.
 - VAE: one reparameterised z per image, Bernoulli log-likelihood and closed-form KL per image, loss
   ``-mean(log p(x|z) - KL)``; Adam(1e-3).
-- DCGAN: per batch one discriminator update (BCE with logits on real and G(z), G(z) drawn under no_grad),
-  then one generator update with the non-saturating loss while D is frozen (what Lightning's
-  ``toggled_optimizer`` does); tanh on G, images in [-1, 1]; Adam(2e-4, (0.5, 0.999)).
-- WGAN-GP: per batch one critic update, ``f(G(z)) - f(x)`` plus 10 x the gradient penalty at a per-sample
-  interpolate; the generator (``-f(G(z))``, critic frozen) after every 5th critic update;
-  Adam(1e-4, (0, 0.9)). Images/s count the critic's batches.
+- GAN, DCGAN, WGAN, WGAN-GP (the two-player engine): per batch one discriminator (critic) update on real
+  images and G(z) drawn under no_grad (BCE with logits, or ``f(G(z)) - f(x)`` plus 10 x the gradient penalty
+  at a per-sample interpolate, or the critic's weights clamped to [-0.01, 0.01] after the step), then, after
+  every n_critic-th critic update, one generator update (non-saturating or ``-f(G(z))``) while D is frozen
+  (what Lightning's ``toggled_optimizer`` does); tanh on G, images in [-1, 1]; each paper's optimizer
+  (``TWO_PLAYER``). Images/s count the critic's batches.
 
 The hand loops log nothing: whatever the zoo does beyond the updates (its logged metrics, Lightning's loop
 and hooks) counts as framework overhead. Throughput is images/s over ``--steps`` batches after
@@ -92,12 +94,20 @@ from zoo.losses import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
-from zoo.methods import GenerativeModel
+from zoo.methods import VAE, Autoencoder, GenerativeModel, TwoPlayerGAN
+from zoo.methods.autoencoders.dae import corrupt
+from zoo.registry import model_info
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
-METHODS = ("ae", "vae", "dcgan", "wgan_gp")
+def speed_methods() -> list[str]:
+    """Every registered method with a Fashion-MNIST recipe whose engine shape has a hand loop (the registry's
+    classes decide; no list to keep)."""
+    return [name for name in zoo.list_models() if recipe(name).is_file() and hand_loop(model_info(name).cls)]
+
+
+
 POOL_BATCHES = 8  # distinct batches held in memory and cycled: enough that no batch is reused back to back
 TARGET_RATIO, TARGET_DATA_RATIO, TARGET_DATA_PERCENT = 0.97, 20.0, 3.0  # the targets of issue 6
 
@@ -153,12 +163,16 @@ def mixed_precision(precision: str, device: torch.device) -> tuple[AbstractConte
     return torch.autocast(device.type, dtype=dtype, cache_enabled=False), scaler
 
 
-# Each builder takes a freshly built zoo model (for its nets only) and returns the hand loop's copies of the
-# nets, as a module whose state_dict keys are the zoo model's (so the two can be compared), and the step.
+# One hand loop per engine shape, not per method: what is measured is the engine's overhead. Each builder
+# takes a freshly built zoo model (for its nets and its paper hyperparameters, checked against what the loop
+# writes out) and returns the hand loop's copies of the nets, as a module whose state_dict keys are the zoo
+# model's (so the two can be compared), and the step.
 Step = Callable[[torch.Tensor], None]
 
 
-def hand_ae(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
+def hand_autoencoder(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
+    """AE and DAE (single objective, automatic optimization): the code statistics ``sample`` uses are kept too."""
+    check_optimizer(model.optimizer_spec, "torch.optim.Adam", lr=1e-3)
     nets = nn.Module()
     nets.encoder, nets.decoder = copy.deepcopy(model.encoder), copy.deepcopy(model.decoder)
     d = model.latent_dim
@@ -167,12 +181,14 @@ def hand_ae(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn
     nets.to(device)
     optimizer = torch.optim.Adam(nets.parameters(), lr=1e-3)
     momentum = model.latent_momentum
+    noise = getattr(model, "noise", None)  # the DAE's corruption q_D(x~|x), else none
     updates = 0
 
     def step(x: torch.Tensor) -> None:  # x: (N, C, H, W) in [0, 1]
         nonlocal updates
         with update.autocast:
-            z = nets.encoder(x)
+            x_tilde = x if noise is None else corrupt(x, noise, model.noise_level)
+            z = nets.encoder(x_tilde)
             loss = squared_error(torch.sigmoid(nets.decoder(z)), x).mean()
         # the running moments of the codes: a cumulative average, then an exponential one (rate >= momentum)
         updates += 1
@@ -189,6 +205,7 @@ def hand_ae(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn
 def hand_vae(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
     if model.likelihood != "bernoulli":
         raise SystemExit(f"the hand-written VAE loop has a Bernoulli decoder; the recipe asks for {model.likelihood}")
+    check_optimizer(model.optimizer_spec, "torch.optim.Adam", lr=1e-3)
     nets = nn.Module()
     nets.encoder, nets.decoder = copy.deepcopy(model.encoder), copy.deepcopy(model.decoder)
     nets.to(device)
@@ -206,43 +223,45 @@ def hand_vae(model: nn.Module, device: torch.device, update: Updater) -> tuple[n
     return nets, step
 
 
-def hand_dcgan(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
-    nets = nn.Module()
-    nets.generator, nets.discriminator = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
-    nets.to(device)
-    generator, discriminator, latent_dim = nets.generator, nets.discriminator, model.latent_dim
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    g_opt = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-    def step(x: torch.Tensor) -> None:
-        with update.autocast:
-            real = x * 2 - 1  # (N, C, H, W) in [-1, 1]
-            n = real.shape[0]
-            # discriminator update: G's output is a constant here
-            with torch.no_grad():
-                fake = torch.tanh(generator(torch.randn(n, latent_dim, device=device)))
-            real_scores, fake_scores = discriminator(real).view(n), discriminator(fake).view(n)
-            update(discriminator_loss(real_scores, fake_scores).mean(), d_opt)
-            # generator update: D is frozen, so the backward skips D's weight gradients
-            discriminator.requires_grad_(False)
-            fake = torch.tanh(generator(torch.randn(n, latent_dim, device=device)))
-            update(generator_non_saturating_loss(discriminator(fake).view(n)).mean(), g_opt)
-            discriminator.requires_grad_(True)
-
-    return nets, step
+#: Each GAN's objective and optimizers as its paper writes them (Algorithm 1 of each): discriminator and
+#: generator losses of the scores, the critic's Lipschitz constraint, and the optimizer both players use.
+TWO_PLAYER: dict[str, dict[str, Any]] = {
+    "GAN": {"d_loss": discriminator_loss, "g_loss": generator_non_saturating_loss,
+            "optimizer": ("torch.optim.Adam", {"lr": 2e-4, "betas": (0.5, 0.999)})},
+    "DCGAN": {"d_loss": discriminator_loss, "g_loss": generator_non_saturating_loss,
+              "optimizer": ("torch.optim.Adam", {"lr": 2e-4, "betas": (0.5, 0.999)})},
+    "WGAN": {"d_loss": wasserstein_critic_loss, "g_loss": wasserstein_generator_loss, "clip_value": 0.01,
+             "optimizer": ("torch.optim.RMSprop", {"lr": 5e-5})},
+    "WGANGP": {"d_loss": wasserstein_critic_loss, "g_loss": wasserstein_generator_loss, "penalty_weight": 10.0,
+               "optimizer": ("torch.optim.Adam", {"lr": 1e-4, "betas": (0.0, 0.9)})},
+}
 
 
-def hand_wgan_gp(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
-    n_critic, penalty_weight = 5, 10.0
-    if (model.n_critic, model.penalty_weight) != (n_critic, penalty_weight):
-        raise SystemExit(f"the hand-written WGAN-GP loop has n_critic 5 and lambda 10; the recipe asks for "
-                         f"{model.n_critic} and {model.penalty_weight}")
+def hand_two_player_gan(model: nn.Module, device: torch.device, update: Updater) -> tuple[nn.Module, Step]:
+    """GAN, DCGAN, WGAN, WGAN-GP: per batch one discriminator (critic) update on real and G(z) drawn under
+    no_grad, plus a gradient penalty or a weight clamp; the generator after every n_critic-th critic update,
+    with D frozen (what Lightning's ``toggled_optimizer`` does); tanh on G, images in [-1, 1]."""
+    paper = TWO_PLAYER.get(type(model).__name__)
+    if paper is None:
+        raise SystemExit(f"no hand-written loop for {type(model).__name__}; add its objective to TWO_PLAYER")
+    bce = paper["d_loss"] is discriminator_loss
+    expected = {"clip_value": paper.get("clip_value"), "penalty_weight": paper.get("penalty_weight"),
+                "label_smoothing": 0.0 if bce else None, "generator_loss_name": "non_saturating" if bce else None}
+    drift = {k: (getattr(model, k, None), v) for k, v in expected.items() if getattr(model, k, None) != v}
+    if drift:
+        raise SystemExit(f"the recipe's {type(model).__name__} differs from the hand-written loop (given, written): "
+                         f"{drift}")
+    optimizer_class, optimizer_args = paper["optimizer"]
+    for player in ("discriminator", "generator"):
+        check_optimizer(model.optimizer_specs[player], optimizer_class, **optimizer_args)
+    n_critic, clip_value, penalty_weight = model.n_critic, paper.get("clip_value"), paper.get("penalty_weight")
     nets = nn.Module()
     nets.generator, nets.discriminator = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
     nets.to(device)
     generator, critic, latent_dim = nets.generator, nets.discriminator, model.latent_dim
-    d_opt = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.0, 0.9))
-    g_opt = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    make = import_optimizer(optimizer_class)
+    d_opt = make(critic.parameters(), **optimizer_args)
+    g_opt = make(generator.parameters(), **optimizer_args)
     critic_steps = 0
 
     def scores(x: torch.Tensor) -> torch.Tensor:
@@ -251,27 +270,56 @@ def hand_wgan_gp(model: nn.Module, device: torch.device, update: Updater) -> tup
     def step(x: torch.Tensor) -> None:
         nonlocal critic_steps
         with update.autocast:
-            real = x * 2 - 1
+            real = x * 2 - 1  # (N, C, H, W) in [-1, 1]
             n = real.shape[0]
+            # discriminator update: G's output is a constant here
             with torch.no_grad():
                 fake = torch.tanh(generator(torch.randn(n, latent_dim, device=device)))
-            loss = wasserstein_critic_loss(scores(real), scores(fake)).mean()
-            eps = torch.rand(n, device=device)  # one interpolation coefficient per sample
-            penalty = gradient_penalty(scores, interpolate(real, fake, eps), scale=update.loss_scale()).mean()
-            update(loss + penalty_weight * penalty, d_opt)
+            loss = paper["d_loss"](scores(real), scores(fake)).mean()
+            if penalty_weight is not None:
+                eps = torch.rand(n, device=device)  # one interpolation coefficient per sample
+                penalty = gradient_penalty(scores, interpolate(real, fake, eps), scale=update.loss_scale()).mean()
+                loss = loss + penalty_weight * penalty
+            update(loss, d_opt)
+            if clip_value is not None:
+                with torch.no_grad():
+                    for p in critic.parameters():
+                        p.clamp_(-clip_value, clip_value)
             critic_steps += 1
             if critic_steps % n_critic == 0:  # the generator after every n_critic-th critic update
-                critic.requires_grad_(False)
+                critic.requires_grad_(False)  # D is frozen, so the backward skips D's weight gradients
                 fake = torch.tanh(generator(torch.randn(n, latent_dim, device=device)))
-                update(wasserstein_generator_loss(scores(fake)).mean(), g_opt)
+                update(paper["g_loss"](scores(fake)).mean(), g_opt)
                 critic.requires_grad_(True)
 
     return nets, step
 
 
-HAND_LOOPS: dict[str, Callable[[nn.Module, torch.device, Updater], tuple[nn.Module, Step]]] = {
-    "ae": hand_ae, "vae": hand_vae, "dcgan": hand_dcgan, "wgan_gp": hand_wgan_gp,
-}
+def hand_loop(cls: type) -> Callable[[nn.Module, torch.device, Updater], tuple[nn.Module, Step]] | None:
+    """The hand loop of a method class's engine shape, or None."""
+    if issubclass(cls, VAE):
+        return hand_vae
+    if issubclass(cls, Autoencoder):
+        return hand_autoencoder
+    if issubclass(cls, TwoPlayerGAN):
+        return hand_two_player_gan
+    return None
+
+
+def check_optimizer(spec: dict[str, Any], class_path: str, **init_args: Any) -> None:
+    """Refuse a recipe whose optimizer is not the one the hand loop writes out."""
+    given = spec.get("init_args", {})
+    mismatch = {k: (given.get(k), v) for k, v in init_args.items() if tuple(np_list(given.get(k))) != tuple(np_list(v))}
+    if spec["class_path"] != class_path or mismatch:
+        raise SystemExit(f"the recipe's optimizer {spec} is not the hand loop's {class_path}({init_args})")
+
+
+def np_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def import_optimizer(class_path: str) -> Callable[..., torch.optim.Optimizer]:
+    return getattr(torch.optim, class_path.rsplit(".", 1)[1])
 
 
 # -- the two sides ---------------------------------------------------------------------------------------
@@ -338,7 +386,7 @@ def run_hand(method: str, args: argparse.Namespace, data: InMemoryBatches,
     """Images/s of the plain PyTorch loop for ``method``, and its trained nets."""
     device = torch.device(args.device)
     model = build_model(method, args)  # only for its freshly initialised nets
-    nets, step = HAND_LOOPS[method](model, device, Updater(args.precision, device))
+    nets, step = hand_loop(type(model))(model, device, Updater(args.precision, device))
     nets.train()
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     if args.channels_last:
@@ -516,16 +564,17 @@ def git(*args: str) -> str | None:
 
 def parse_methods(value: str) -> list[str]:
     methods = [m.strip() for m in value.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    available = speed_methods()
+    unknown = [m for m in methods if m not in available]
     if unknown or not methods:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown}; choose from {','.join(METHODS)}")
+        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown}; choose from {','.join(available)}")
     return list(dict.fromkeys(methods))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", type=parse_methods, default=list(METHODS),
-                        help=f"comma-separated, from {','.join(METHODS)} (default all)")
+    parser.add_argument("--methods", type=parse_methods, default=speed_methods(),
+                        help=f"comma-separated, from {','.join(speed_methods())} (default all)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes (batch 16, 5 steps, 2 repeats, tiny dataset): seconds per method")
     parser.add_argument("--steps", type=int, help="timed batches per repeat (default 30; quick 5)")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = ROOT / "benchmarks" / "speed.py"
-METHODS = ["ae", "vae", "dcgan", "wgan_gp"]
+#: every registered method with a Fashion-MNIST recipe and a hand loop for its engine shape
+METHODS = ["ae", "dae", "dcgan", "gan", "vae", "wgan", "wgan_gp"]
 
 
 def _check_throughputs(entry: dict, repeats: int, what: str) -> None:

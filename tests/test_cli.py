@@ -240,3 +240,27 @@ def test_console_script_is_this_main():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["vae", "vae_conv"]
+
+
+# -- what the CLI links and admits -----------------------------------------------------------------------
+TRAINER = ["--trainer.max_epochs=2", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
+           "--trainer.enable_progress_bar=false"]
+
+
+def test_num_classes_reaches_a_model_that_takes_it(in_tmp, capsys):
+    """The datamodule's num_classes is linked to the model, as in_shape is; labels reach the objective."""
+    args = ["fit", "--model", "tests.cli_models.CountsClasses", "--data", "zoo.data.DigitsDataModule", *TRAINER]
+    assert run(args) == 0, capsys.readouterr().err[-2000:]
+
+
+def test_a_non_generative_model_trains_on_two_domains(in_tmp, capsys):
+    """The CLI trains any ZooModule (not only samplers), on a two-domain datamodule composed in the config."""
+    config = in_tmp / "gap.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"class_path": "tests.cli_models.DomainGap"},
+        "data": {"class_path": "zoo.data.TwoDomainDataModule", "init_args": {
+            "a": {"class_path": "zoo.data.DigitsDataModule", "init_args": {"batch_size": 64}},
+            "b": {"class_path": "zoo.data.DigitsDataModule", "init_args": {"batch_size": 64, "size": 8, "seed": 1}},
+        }},
+    }))
+    assert run(["fit", "--config", str(config), *TRAINER]) == 0, capsys.readouterr().err[-2000:]

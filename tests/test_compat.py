@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import LambdaCallback
 from torch.utils.data import DataLoader, TensorDataset
 
 import zoo
@@ -47,7 +48,14 @@ def test_an_old_checkpoint_resumes_training(name):
     old = torch.load(path, weights_only=True)
     model = type(zoo.load(path))(**{k: v for k, v in zoo.load(path).hparams.items() if not k.startswith("_")})
     data = TensorDataset(torch.rand(64, 1, 8, 8), torch.zeros(64, dtype=torch.long))
-    trainer = quiet_trainer(max_epochs=old["epoch"] + 2, limit_val_batches=0)
+    seen = []
+    count = LambdaCallback(on_train_batch_end=lambda *args: seen.append(1))
+    trainer = quiet_trainer(max_epochs=old["epoch"] + 2, limit_val_batches=0, callbacks=[count])
     trainer.fit(model, DataLoader(data, batch_size=16), ckpt_path=path)
     assert trainer.current_epoch == old["epoch"] + 2
     assert trainer.global_step > old["global_step"]
+    if "critic_steps" in old["state_dict"]:  # a GAN: the n_critic schedule continues where it was
+        before, new_batches = int(old["state_dict"]["critic_steps"]), len(seen)
+        assert int(model.batches) == int(model.discriminator_steps) == before + new_batches
+        n_critic = model.n_critic
+        assert int(model.generator_steps) == (before + new_batches) // n_critic

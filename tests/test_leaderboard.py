@@ -98,9 +98,13 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
                    cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr
     board = (tmp_path / "LB.md").read_text()
-    row = next(line for line in board.splitlines() if line.startswith("| vae |"))
-    assert f"| {metrics['fid_digits_cls']:.1f} |" in row and f"| {metrics['nll']:.1f} |" in row
-    assert "| 2/2 |" in row and "[`vae.digits`](" in row
+    # the VAE lands in the table of each task it declares: generation (FID ...) and likelihood (NLL)
+    assert "### digits: unconditional generation" in board and "### digits: likelihood" in board
+    generation, likelihood = [line for line in board.splitlines() if line.startswith("| vae |")]
+    assert f"| {metrics['fid_digits_cls']:.1f} |" in generation and "| 2/2 |" in generation
+    assert f"| {metrics['nll']:.1f} ± {metrics['nll_std_err']:.1f} |" in likelihood
+    assert "importance-weighted, K=5000" in likelihood
+    assert "[`vae.digits`](" in generation and "[`vae.digits`](" in likelihood
     text = readme.read_text()
     assert text.startswith("# top\n") and text.endswith("bottom\n") and "old table" not in text
     assert "| vae |" in text
@@ -132,8 +136,24 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, dirs):
 
 
 def test_methods_with_recipes():
-    assert leaderboard.methods_for("digits", ROOT / "recipes") == ["ae", "dae", "dcgan", "gan", "vae", "wgan", "wgan_gp"]
-    assert set(leaderboard.methods_for("fashion_mnist", ROOT / "recipes")) <= set(leaderboard.PAPERS)
+    expected = ["ae", "dae", "dcgan", "gan", "vae", "wgan", "wgan_gp"]
+    assert leaderboard.methods_for("digits", ROOT / "recipes") == expected
+    for method in leaderboard.methods_for("fashion_mnist", ROOT / "recipes"):
+        assert leaderboard.paper_record(method)["title"]  # the paper column comes from the registry
+
+
+def test_readme_sections_are_rendered_from_the_registry_and_the_results():
+    """README's methods table and leaderboard are what `leaderboard.py render` writes now: a method added, or a
+    result changed, without rendering fails here."""
+    readme = (ROOT / "README.md").read_text()
+
+    def section(start: str, end: str) -> str:
+        return readme.split(start, 1)[1].split(end, 1)[0].strip()
+
+    assert section(leaderboard.METHODS_START, leaderboard.METHODS_END) == leaderboard.methods_table()
+    results = leaderboard.load_results(ROOT / "benchmarks" / "results")
+    expected = "\n\n".join(t for d in sorted(results) for t in leaderboard.tables(d, results[d], ""))
+    assert section(leaderboard.README_START, leaderboard.README_END) == expected
 
 
 def test_fp16_weights_load_as_float32(tmp_path):

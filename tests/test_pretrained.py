@@ -10,12 +10,15 @@ import json
 import math
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
 import zoo
+from zoo.cli import ZooCLI
 from zoo.cli import main as zoo_main
 from zoo.errors import UnknownModelError
+from zoo.methods import ZooModule
 from zoo.metrics.evaluate import evaluate
 from zoo.pretrained import INDEX, read_index
 from zoo.weights import PACKAGE_DIR, get_weights, sha256_of
@@ -86,6 +89,22 @@ def test_entry_record_is_complete_and_true(name):
     # num_params recounted from the loaded model
     model = zoo.load(name)
     assert sum(p.numel() for p in model.parameters()) == meta["num_params"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_recipe_still_builds_the_shipped_model(name, tmp_path, monkeypatch):
+    """The recipe as it is now resolves to the hyperparameters the shipped weights were trained with (upgraded
+    from the file's format): a recipe rewritten for a new format (``recipe_migrated``) changed no setting."""
+    monkeypatch.chdir(tmp_path)  # the recipe's logger and trainer are built, not run
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    meta = get_weights(name).meta
+    cli = ZooCLI(ZooModule, L.LightningDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
+                 args=["--config", str(ROOT / meta["recipe"])], auto_configure_optimizers=False,
+                 save_config_callback=None)
+    from_recipe = {k: v for k, v in cli.model.hparams.items() if not k.startswith("_")}
+    shipped = {k: v for k, v in zoo.load(name).hparams.items() if not k.startswith("_")}
+    assert from_recipe == shipped
+    assert ("recipe_migrated" in meta) == (meta["recipe"].split("/")[1] in ("gan", "dcgan", "wgan", "wgan_gp"))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,11 +1,18 @@
-"""The model registry: names, fnmatch filters, duplicates refused, unknown names with suggestions."""
+"""The model registry: names, fnmatch filters, duplicates refused, unknown names with suggestions, and each
+method's metadata (paper, family, capabilities, recipe, deviations), which lives with its class."""
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 import zoo
 import zoo.registry
 from zoo.errors import ConfigError, UnknownModelError
-from zoo.registry import create_model, list_models, register_model
+from zoo.methods import WGANGP, Autoencoder
+from zoo.registry import Paper, create_model, list_models, model_info, name_of_class, register_model
 
 FAMILIES = ("ae", "dae", "vae")
 
@@ -89,3 +96,53 @@ def test_create_model_refuses_bad_hyperparameters():
     with pytest.raises(ConfigError) as info:
         create_model("vae", in_shape=(1, 28, 28), latent_dim=0)
     assert "latent_dim" in str(info.value) and "0" in str(info.value)
+
+
+# -- metadata: one place per method ----------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_method_declares_its_paper_family_deviations_and_recipe(name):
+    """What the README's methods table, the leaderboard and the benchmarks read about a method lives with its
+    class: a method missing any of it fails here, not in a table that silently drops it."""
+    info = model_info(name)
+    assert isinstance(info.paper, Paper) and info.paper.title and info.paper.authors and info.paper.year > 1900
+    assert info.family in ("autoencoders", "vae", "gan", "hybrid", "translation", "autoregressive", "downstream")
+    assert info.cls.__module__ == f"zoo.methods.{info.family}." + info.cls.__module__.rsplit(".", 1)[1]
+    module_doc = sys.modules[info.cls.__module__].__doc__ or ""
+    assert "Deviations from the paper" in module_doc, f"{info.cls.__module__} lists no deviations from its paper"
+    assert info.capabilities, f"{name} declares no capabilities"
+    recipe = ROOT / info.recipe
+    assert recipe.is_file(), f"{name}'s default recipe {info.recipe} is missing"
+    class_path = yaml.safe_load(recipe.read_text())["model"]["class_path"]
+    module, _, attribute = class_path.rpartition(".")
+    assert getattr(importlib.import_module(module), attribute) is info.cls, f"{info.recipe} trains {class_path}"
+
+
+def test_model_info_and_filters():
+    info = model_info("wgan_gp")
+    assert info.cls is WGANGP and info.recipe == "recipes/wgan_gp/digits.yaml"
+    assert info.paper.arxiv == "1704.00028" and info.paper.citation == "Gulrajani et al. 2017"
+    assert info.paper.markdown() == "Gulrajani et al. 2017 [arXiv:1704.00028](https://arxiv.org/abs/1704.00028)"
+    assert model_info("ae_conv").recipe == "recipes/ae/fashion_mnist.yaml"  # a variant names its recipe
+    assert list_models(family="gan") == ["dcgan", "gan", "gan_minimax", "wgan", "wgan_gp"]
+    assert list_models("vae*", capability="likelihood") == ["vae", "vae_conv"]
+    assert list_models(capability="translate") == []
+
+
+def test_saved_files_record_the_primary_name_of_a_class():
+    assert name_of_class(Autoencoder) == "ae"  # not its variant ae_conv
+    assert name_of_class(WGANGP) == "wgan_gp"
+    assert name_of_class(torch.nn.Linear) is None
+
+
+def test_an_entry_point_must_name_the_class_it_returns(monkeypatch):
+    monkeypatch.setattr(zoo.registry, "_entry_points", dict(zoo.registry._entry_points))
+
+    def unannotated(**kwargs):
+        return create_model("vae", **kwargs)
+
+    register_model(unannotated)
+    with pytest.raises(ConfigError, match=r"entry point 'unannotated' must be annotated with the class it returns"):
+        model_info("unannotated")

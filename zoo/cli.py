@@ -6,9 +6,10 @@
     zoo download <pretrained-name>
     zoo evaluate <pretrained-name|file.ckpt|file.safetensors> --data digits --metrics fid,kid,is,pr,nll
 
-``fit``/``validate``/``test`` are LightningCLI (subclass mode: any zoo method, any datamodule);
-the model's ``in_shape`` is linked from the datamodule's ``shape``. Errors a user can fix (``ZooError``)
-print one line and exit 2, with no traceback.
+``fit``/``validate``/``test`` are LightningCLI (subclass mode: any zoo model, generative or not, and any
+datamodule, one-domain or two); the model's ``in_shape`` and ``num_classes`` are linked from the datamodule's
+``shape`` and ``num_classes``. Errors a user can fix (``ZooError``) print one line and exit 2, with no
+traceback.
 """
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ class SaveConfigToRunDir(SaveConfigCallback):
 
 class ZooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The data decides the image shape (and its resizing); the model reads it, so they cannot disagree.
+        # The data decides the image shape (and its resizing) and the number of classes; the model reads them,
+        # so they cannot disagree. A model without a num_classes argument is not given one.
         parser.link_arguments("data.shape", "model.init_args.in_shape", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Sequence[str]) -> None:
         # `main` always passes the arguments (sys.argv[1:] for the `zoo` command); Lightning's own version
@@ -57,13 +60,12 @@ class ZooCLI(LightningCLI):
 
 def lightning_main(args: Sequence[str]) -> None:
     import zoo  # noqa: F401  registers the methods
-    from zoo.data import ImageDataModule
-    from zoo.methods import GenerativeModel
+    from zoo.methods import ZooModule
 
     try:
         ZooCLI(
-            GenerativeModel,
-            ImageDataModule,
+            ZooModule,
+            L.LightningDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
             save_config_callback=SaveConfigToRunDir,
@@ -92,17 +94,17 @@ def close_process_group() -> None:
 
 def sample_main(opts: argparse.Namespace) -> None:
     import zoo
+    from zoo.capabilities import DECODE, SAMPLE, require
 
     model = zoo.load(opts.model)
     generator = torch.Generator().manual_seed(opts.seed)
     if opts.interpolate:
-        from zoo.errors import ConfigError
         from zoo.latent import interpolation_grid
 
-        if not hasattr(model, "decode") or not hasattr(model, "latent_dim"):
-            raise ConfigError(f"{opts.model} ({type(model).__name__}) has no latent code to walk; drop --interpolate")
+        require(model, DECODE, to="walk a latent code (--interpolate)", name=opts.model)
         images, nrow, what = interpolation_grid(model, opts.n, opts.steps, generator=generator), opts.steps, "walks"
     else:
+        require(model, SAMPLE, to="sample", name=opts.model)
         images, nrow, what = model.sample(opts.n, generator=generator), opts.nrow, "samples"
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     save_image(images, opts.out, nrow=nrow)
@@ -155,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="A PyTorch Lightning model zoo of deep generative models.",
-        epilog="Run `zoo <command> --help` for a command's options.",
+        epilog=(
+            "Methods stand on family bases: single-objective models write objective(batch); methods with several "
+            "optimizers declare players (one optimizer and its nets each) and write objective(player, batch, "
+            "cache), while the players engine owns the loop (order, n_critic-style periods, EMA, clipping, "
+            "schedulers, DDP). `zoo list` shows the methods. Run `zoo <command> --help` for a command's options."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name, what in (

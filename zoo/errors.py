@@ -26,3 +26,7 @@ class DatasetNotFoundError(ZooError, FileNotFoundError):
 
 class WeightsError(ZooError, ValueError):
     """A weights file is missing, tampered with, truncated or of the wrong kind."""
+
+
+class CapabilityError(ZooError, ValueError):
+    """A model was asked for something it cannot do (sample a translator, the likelihood of a GAN)."""

@@ -67,3 +67,11 @@ def from_spec(spec: Spec | None, default: Spec) -> Callable[..., Any]:
     """The callable a spec describes (``default`` when ``spec`` is None)."""
     spec = spec or default
     return functools.partial(import_class(spec["class_path"]), **spec.get("init_args", {}))
+
+
+def check_optimizer_spec(name: str, spec: Spec) -> None:
+    """Refuse an optimizer spec whose learning rate is not a positive number (``lr=0`` trains nothing silently;
+    a negative one ascends the loss)."""
+    lr = spec.get("init_args", {}).get("lr")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
+        raise ConfigError(f"{name} lr must be a number > 0, got {lr!r}")

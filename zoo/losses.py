@@ -5,13 +5,12 @@ take the batch mean. Units are nats. Hand-computed checks live in tests/test_los
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-LOG_2PI = math.log(2 * math.pi)
+from zoo.distributions import LOG_2PI
 
 
 def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

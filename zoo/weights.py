@@ -1,9 +1,14 @@
 """Pretrained weights: a ``Weights`` record per model, safetensors files only, sha256 checked before use.
 
 A weights file is a safetensors file whose tensors are the model's state dict and whose metadata holds
-what rebuilds the model: ``zoo.class_path`` and ``zoo.hparams`` (JSON). Safetensors, not pickle: loading
-a file runs no code. ``zoo.load`` takes a registered name (``"vae.digits"``), a ``.safetensors`` file or
-a Lightning ``.ckpt`` (read with ``torch.load(weights_only=True)``).
+what rebuilds the model: ``zoo.model`` (the registry name), ``zoo.format`` (the file format's version),
+``zoo.class_path`` (for people) and ``zoo.hparams`` (JSON). Safetensors, not pickle: loading a file runs no
+code. ``zoo.load`` takes a registered name (``"vae.digits"``), a ``.safetensors`` file or a Lightning
+``.ckpt`` (read with ``torch.load(weights_only=True)``).
+
+The class is found through the registry only, never by importing what a file names: a file that names
+anything else is refused before any import. Files of an older format are upgraded by the class's
+``upgrade_hparams`` and ``upgrade_state_dict`` (zoo/methods/base.py), so the weights of every release load.
 """
 from __future__ import annotations
 
@@ -16,20 +21,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from zoo.errors import UnknownModelError, WeightsError
-from zoo.factories import class_path, import_class
-from zoo.methods.base import GenerativeModel
+from zoo.factories import class_path
+from zoo.methods.base import CHECKPOINT_KEY, FILE_FORMAT, ZooModule
 from zoo.paths import zoo_home
-from zoo.registry import did_you_mean, filter_names
+from zoo.registry import did_you_mean, filter_names, registered_classes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 META_CLASS_PATH = "zoo.class_path"
 META_HPARAMS = "zoo.hparams"
+META_MODEL = "zoo.model"
+META_FORMAT = "zoo.format"
 REQUIRED_META = ("dataset", "recipe", "metrics", "num_params")
 
 
@@ -78,7 +84,7 @@ class Weights:
         verify_sha256(path, self.sha256)
         return path
 
-    def load(self, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    def load(self, *, map_location: str | torch.device = "cpu") -> ZooModule:
         return load_safetensors(self.path(), map_location=map_location)
 
 
@@ -126,7 +132,7 @@ def verify_sha256(path: str | os.PathLike, expected: str) -> None:
         )
 
 
-def save_safetensors(model: GenerativeModel, path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> str:
+def save_safetensors(model: ZooModule, path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> str:
     """Write ``model``'s weights and what rebuilds it; returns the file's sha256.
 
     ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type to halve the file;
@@ -141,7 +147,11 @@ def save_safetensors(model: GenerativeModel, path: str | os.PathLike, *, dtype: 
             raise WeightsError(f"dtype must be a floating-point type (torch.float16, torch.bfloat16), got {dtype}")
         tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     hparams = {k: v for k, v in model.hparams.items() if not k.startswith("_")}
-    metadata = {META_CLASS_PATH: class_path(type(model)), META_HPARAMS: json.dumps(hparams)}
+    record = model.file_record()
+    metadata = {META_CLASS_PATH: record["class_path"], META_FORMAT: str(record["format"]),
+                META_HPARAMS: json.dumps(hparams)}
+    if record["model"] is not None:
+        metadata[META_MODEL] = record["model"]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -155,7 +165,7 @@ def save_safetensors(model: GenerativeModel, path: str | os.PathLike, *, dtype: 
 
 def load_safetensors(
     path: str | os.PathLike, *, sha256: str | None = None, map_location: str | torch.device = "cpu"
-) -> GenerativeModel:
+) -> ZooModule:
     """Rebuild a model from a zoo safetensors file (hash-checked when ``sha256`` is given); eval mode."""
     if not Path(path).is_file():
         raise WeightsError(f"no such weights file: {path}")
@@ -170,10 +180,12 @@ def load_safetensors(
         raise WeightsError(f"{path} is not a readable safetensors file ({err}); it may be truncated") from None
     if META_CLASS_PATH not in metadata or META_HPARAMS not in metadata:
         raise WeightsError(f"{path} has no zoo metadata ({META_CLASS_PATH}, {META_HPARAMS}); save it with zoo")
-    return _build(metadata[META_CLASS_PATH], json.loads(metadata[META_HPARAMS]), state_dict, path)
+    record = {"model": metadata.get(META_MODEL), "class_path": metadata[META_CLASS_PATH],
+              "format": int(metadata.get(META_FORMAT, 1))}
+    return _build(record, json.loads(metadata[META_HPARAMS]), state_dict, path)
 
 
-def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> ZooModule:
     """Rebuild a model from a Lightning checkpoint written by ``zoo fit`` (weights_only: no code runs)."""
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
@@ -182,13 +194,15 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise WeightsError(f"{path} is not a Lightning checkpoint (no state_dict in it); write it with zoo fit")
     hparams = dict(checkpoint.get("hyper_parameters", {}))
-    cls_path = checkpoint.get(GenerativeModel.CHECKPOINT_KEY, {}).get("class_path") or hparams.get("_class_path")
-    if cls_path is None:
+    record = dict(checkpoint.get(CHECKPOINT_KEY, {}))
+    record.setdefault("class_path", hparams.get("_class_path"))  # a LightningCLI run records its class there
+    record.setdefault("format", 1)
+    if record.get("model") is None and record["class_path"] is None:
         raise WeightsError(f"{path} was not written by a zoo model (no class path in it); load it with its own class")
-    return _build(cls_path, hparams, checkpoint["state_dict"], path)
+    return _build(record, hparams, checkpoint["state_dict"], path)
 
 
-def load(name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> GenerativeModel:
+def load(name_or_path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> ZooModule:
     """A model in eval mode from a pretrained name, a ``.safetensors`` file or a Lightning ``.ckpt``."""
     path = Path(name_or_path)
     if path.suffix == ".ckpt" or path.suffix == ".safetensors":
@@ -200,15 +214,45 @@ def load(name_or_path: str | os.PathLike, *, map_location: str | torch.device = 
     return get_weights(str(name_or_path)).load(map_location=map_location)
 
 
-def _build(cls_path: str, hparams: dict[str, Any], state_dict: dict[str, torch.Tensor], source: Any) -> GenerativeModel:
-    cls = import_class(cls_path)
-    if not issubclass(cls, L.LightningModule):
-        raise WeightsError(f"{source} names {cls_path}, which is not a LightningModule")
-    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})  # "_" keys are Lightning's own
+def model_class(record: dict[str, Any], source: Any) -> type[ZooModule]:
+    """The class a file's record names, through the registry only: its registry name, else its class path
+    among the registered classes'. Nothing the file names is imported."""
+    classes = registered_classes()
+    if record.get("model") is not None:
+        if record["model"] not in classes:
+            raise WeightsError(
+                f"{source} holds a {record['model']!r} model, which this zoo does not register; "
+                f"{did_you_mean(record['model'], classes)}upgrade zoo or load it with the version that wrote it"
+            )
+        return classes[record["model"]]
+    by_path = {class_path(cls): cls for cls in classes.values()}
+    by_path.update({f"zoo.methods.{cls.__name__}": cls for cls in classes.values()})  # recipes' re-exported paths
+    if record["class_path"] not in by_path:
+        raise WeightsError(
+            f"{source} names class {record['class_path']!r}, which is not a registered zoo model; zoo.load rebuilds "
+            "registered models only (`zoo list`), so nothing it names is imported"
+        )
+    return by_path[record["class_path"]]
+
+
+def _build(
+    record: dict[str, Any], hparams: dict[str, Any], state_dict: dict[str, torch.Tensor], source: Any
+) -> ZooModule:
+    cls = model_class(record, source)
+    version = int(record.get("format", 1))
+    hparams = {k: v for k, v in hparams.items() if not k.startswith("_")}  # "_" keys are Lightning's own
+    if version < FILE_FORMAT:
+        hparams = cls.upgrade_hparams(hparams, version)
+        state_dict = cls.upgrade_state_dict(dict(state_dict), version)
+    elif version > FILE_FORMAT:
+        raise WeightsError(f"{source} has file format {version}, newer than this zoo's {FILE_FORMAT}; upgrade zoo")
+    model = cls(**hparams)
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as err:
-        raise WeightsError(f"weights in {source} do not fit {cls_path} built from its hyperparameters: {err}") from None
+        raise WeightsError(
+            f"weights in {source} do not fit {cls.__name__} built from its hyperparameters: {err}"
+        ) from None
     return model.eval()
 
 

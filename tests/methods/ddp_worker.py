@@ -1,19 +1,24 @@
 """Trains a registered method for a few steps under DDP on 2 CPU ranks (gloo); run by test_ddp.py.
 
-    python tests/methods/ddp_worker.py <model name> <checksums.pt> [<model kwargs as JSON>]
+    python tests/methods/ddp_worker.py <model name | module:Class> <checksums.pt> [<model kwargs as JSON>]
+
+A ``module:Class`` builds a method that is not registered (the engine tests' three-player toy).
 
 A script, not an in-process ``ddp_spawn`` run: Lightning's ``ddp`` launcher starts rank 1 by running
 this file again, as it does for a user's ``zoo fit --trainer.strategy=ddp``.
 """
+import importlib
 import json
 import sys
+from pathlib import Path
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-import zoo
-from zoo.cli import close_process_group
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for ``tests.*`` classes
+import zoo  # noqa: E402
+from zoo.cli import close_process_group  # noqa: E402
 
 
 class GatherChecksums(L.Callback):
@@ -31,7 +36,11 @@ class GatherChecksums(L.Callback):
 
 def main(name: str, path: str, kwargs: str = "{}") -> None:
     L.seed_everything(0, verbose=False)
-    model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
+    if ":" in name:
+        module, _, cls = name.partition(":")
+        model = getattr(importlib.import_module(module), cls)(in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
+    else:
+        model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
     data = TensorDataset(torch.rand(128, 1, 8, 8), torch.zeros(128, dtype=torch.long))
     trainer = L.Trainer(
         max_steps=8,

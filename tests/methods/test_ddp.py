@@ -1,9 +1,12 @@
 """Methods train under DDP on 2 CPU ranks (gloo) and the ranks end with identical state.
 
-The same recipes then run on GPUs and multi-node without change. The AE case guards its running code
-statistics (buffers each rank updates from its own batch; they must be averaged across ranks). The
-WGAN-GP case runs the adversarial engine's alternating updates (DDP must expect the idle player's unused
-parameters), the gradient penalty's double backward, and the generator EMA."""
+One case per engine shape, not per method (each case starts 2 processes). The same recipes then run on GPUs
+and multi-node without change. The AE case guards its running code statistics (buffers each rank updates
+from its own batch; they must be averaged across ranks); the VAE is the plain single-objective loop. The
+WGAN-GP case runs the two-player engine's alternating updates (DDP must expect the idle player's unused
+parameters), the gradient penalty's double backward, and the generator EMA. The three-player toy
+(tests/methods/players_toy.py) runs players of three periods, a net in two players, weight clipping and the
+EMA of a two-net player."""
 import json
 import subprocess
 import sys
@@ -17,7 +20,9 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [("ae", {}), ("vae", {}), ("wgan_gp", {"n_critic": 2, "ema_decay": 0.9})],
+    [("ae", {}), ("vae", {}), ("wgan_gp", {"n_critic": 2, "ema_decay": 0.9}),
+     ("tests.methods.players_toy:ThreePlayerToy", {"ema_decay": 0.9})],
+    ids=["ae", "vae", "wgan_gp", "three_players"],
 )
 def test_two_cpu_ranks_stay_identical(name, kwargs, tmp_path):
     out = tmp_path / "checksums.pt"

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 import zoo
-from zoo.errors import ConfigError
-from zoo.losses import bernoulli_log_likelihood
-from zoo.metrics.likelihood import (
+from zoo.distributions import (
     bits_per_dim,
     diagonal_gaussian_log_density,
     importance_weighted_log_likelihood,
     standard_normal_log_density,
 )
+from zoo.errors import ConfigError
+from zoo.losses import bernoulli_log_likelihood
 
 
 def seeded(seed: int) -> torch.Generator:

@@ -8,6 +8,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torchvision.utils import make_grid, save_image
 
+from zoo.capabilities import RECONSTRUCT, capabilities_of
 from zoo.errors import ConfigError
 from zoo.loggers import run_dir
 
@@ -52,7 +53,7 @@ class ImageGrids(L.Callback):
         pl_module.eval()
         with torch.no_grad():
             grids = {"samples": pl_module.sample(self.n, generator=torch.Generator().manual_seed(self.seed))}
-            if self._originals is not None and hasattr(pl_module, "reconstruct"):
+            if self._originals is not None and RECONSTRUCT in capabilities_of(pl_module):
                 x = self._originals.to(pl_module.device)
                 grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow)
         pl_module.train(was_training)

@@ -1,6 +1,7 @@
 """LightningDataModules for the zoo.
 
-Every loader yields ``(x, y)``: x float32 in [0, 1] of shape (N, C, H, W), y int64 of shape (N,).
+Every loader yields ``(x, y)``: x float32 in [0, 1] of shape (N, C, H, W), y int64 of shape (N,);
+``TwoDomainDataModule`` yields ``{"a": (x, y), "b": (x, y)}`` from two of them.
 
 ``DigitsDataModule`` (scikit-learn's bundled 8×8 digits) is the embedded default: no download, no disk.
 Datasets that fit in memory are served by :class:`TensorBatches` (whole split as one tensor, batches by
@@ -17,6 +18,7 @@ from zoo.data.torchvision_datasets import (
     MNISTDataModule,
     SVHNDataModule,
 )
+from zoo.data.two_domain import TwoDomainDataModule
 
 __all__ = [
     "CIFAR10DataModule",
@@ -27,5 +29,6 @@ __all__ = [
     "MNISTDataModule",
     "SVHNDataModule",
     "TensorBatches",
+    "TwoDomainDataModule",
     "zoo_home",
 ]

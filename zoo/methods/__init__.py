@@ -1,12 +1,18 @@
-"""One LightningModule per method; importing this package registers every entry point."""
+"""One LightningModule per method, on a family base; importing this package registers every entry point.
+
+Bases: ``ZooModule`` (anything ``zoo fit`` trains) -> ``GenerativeModel`` (``sample``) ->
+``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE); ``MultiPlayerModel`` (the players engine,
+zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP).
+"""
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
-from zoo.methods.base import GenerativeModel, LatentVariableModel
-from zoo.methods.gan.base import AdversarialModel
+from zoo.methods.base import GenerativeModel, LatentVariableModel, ZooModule
+from zoo.methods.gan.base import TwoPlayerGAN
 from zoo.methods.gan.dcgan import DCGAN
 from zoo.methods.gan.gan import GAN
 from zoo.methods.gan.wgan import WGAN
 from zoo.methods.gan.wgan_gp import WGANGP
+from zoo.methods.players import MultiPlayerModel, Player
 from zoo.methods.vae.vae import VAE
 
 __all__ = [
@@ -15,9 +21,12 @@ __all__ = [
     "VAE",
     "WGAN",
     "WGANGP",
-    "AdversarialModel",
     "Autoencoder",
     "DenoisingAutoencoder",
     "GenerativeModel",
     "LatentVariableModel",
+    "MultiPlayerModel",
+    "Player",
+    "TwoPlayerGAN",
+    "ZooModule",
 ]

@@ -1,43 +1,62 @@
-"""What every method shares: the image contract, injected optimizers, plain hyperparameters, loadable checkpoints.
+"""What every method shares: the image contract, declared capabilities, injected optimizers, plain
+hyperparameters, self-describing checkpoints, and the single-objective training loop.
 
-A method subclasses ``GenerativeModel`` and holds only its objective and the nets it builds. The base:
+Three bases, from the most general:
 
-- validates ``in_shape`` and every training batch against it (a clear error instead of a shape mismatch
-  deep inside a conv);
-- builds the optimizer (and optional LR scheduler) from injected factories, LightningCLI's
-  ``OptimizerCallable`` pattern, so a recipe swaps Adam for RMSProp without touching the method;
-- stores hyperparameters as plain values only (factories become ``{"class_path", "init_args"}`` dicts,
-  see zoo/factories.py), so a checkpoint loads under ``torch.load(weights_only=True)`` and through
-  ``Method.load_from_checkpoint`` alike;
-- records the method's class path in the checkpoint, so ``zoo.load(path)`` needs no other hint;
-- holds two speed switches every method gets, both off by default: ``channels_last`` (NHWC weights and
-  batches, the layout tensor-core GPUs and oneDNN's CPU convolutions prefer) and ``compile``
-  (``torch.compile`` of the nets, in place, so the state_dict keys, checkpoints and safetensors files stay
-  the same). Either changes the float rounding of a run (not its math); a checkpoint saved with either
-  loads into a model without it and back. ``benchmarks/speed.py --channels-last --compile`` measures them.
+- ``ZooModule``: anything ``zoo fit`` trains (generative or not: a probe, a domain-adaptation classifier).
+  It validates ``in_shape`` and batches against it, builds the optimizer from injected factories
+  (LightningCLI's ``OptimizerCallable`` pattern: a recipe swaps Adam for RMSProp without touching the
+  method), stores hyperparameters as plain values (factories become ``{"class_path", "init_args"}`` dicts,
+  see zoo/factories.py, so a checkpoint loads under ``torch.load(weights_only=True)``), records in every
+  checkpoint the registry name, the class and the file format, and upgrades files of older formats
+  (``upgrade_hparams``, ``upgrade_state_dict``). A single-objective method writes only
+  ``objective(batch) -> Terms`` (``{"loss": ..., other logged terms}``); the base writes
+  ``training_step``, ``validation_step`` and ``test_step`` once. Several-player methods stand on
+  ``zoo.methods.players.MultiPlayerModel`` instead, which replaces the loop.
+- ``GenerativeModel``: adds the ``sample`` contract.
+- ``LatentVariableModel``: an encoder/decoder pair and ``encode``/``decode``/``reconstruct``.
+
+Every method also gets two speed switches, both off by default: ``channels_last`` (NHWC weights and
+batches, the layout tensor-core GPUs and oneDNN's CPU convolutions prefer) and ``compile`` (``torch.compile``
+of the nets, in place, so the state_dict keys, checkpoints and safetensors files stay the same). Either
+changes the float rounding of a run (not its math); a checkpoint saved with either loads into a model
+without it and back. ``benchmarks/speed.py --channels-last --compile`` measures them.
 """
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.apply_func import apply_to_collection
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
+from zoo.capabilities import DECODE, ENCODE, RECONSTRUCT, SAMPLE
 from zoo.errors import ConfigError
-from zoo.factories import Spec, class_path, from_spec, to_spec
+from zoo.factories import Spec, check_optimizer_spec, class_path, from_spec, to_spec
 from zoo.images import ImageShape, check_images, image_shape
+from zoo.methods._lightning import writes_logs_now
 from zoo.nets import MLP_NETS, DecoderFactory, EncoderFactory
+from zoo.registry import Paper, name_of_class
 
 ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-3}}
-Batch = torch.Tensor | Sequence[torch.Tensor]
+#: A batch: images ``x``, ``(x, y, ...)``, or two domains ``{"a": (x, y), "b": (x, y)}``.
+Batch = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, Any]
+#: What an objective returns: ``"loss"`` is minimised; every other key is logged as ``<stage>/<key>``.
+Terms = dict[str, torch.Tensor]
+#: The checkpoint dict's key for what the zoo adds: ``{"model", "class_path", "format"}``.
+CHECKPOINT_KEY = "zoo"
+#: Version of the file format (hyperparameter names, state-dict keys) this code writes; see ``upgrade_*``.
+#: 1: be7827f and before (no version recorded). 2: the players engine (``optimizers`` dicts, per-player steps).
+FILE_FORMAT = 2
 
 
-class GenerativeModel(L.LightningModule):
-    """Base of every zoo method. Subclasses implement ``sample`` and the Lightning steps.
+class ZooModule(L.LightningModule):
+    """Base of every zoo model. Subclasses declare ``capabilities``, ``paper`` and ``family`` and write their
+    objective; see the module docstring.
 
     Args:
         in_shape: (C, H, W) of the images the model reads and writes (values in [0, 1]).
@@ -45,15 +64,21 @@ class GenerativeModel(L.LightningModule):
             passes its paper's default as ``default_optimizer``.
         lr_scheduler: optional factory ``optimizer -> LRScheduler``, stepped once per epoch.
         default_optimizer: the paper's optimizer spec, used when ``optimizer`` is None; None for a method
-            that builds several optimizers itself (see ``optimizer_hparams``).
+            that builds several optimizers itself (see ``base_hparams``).
         channels_last: train in the channels-last (NHWC) memory format: weights and batches are converted
             when a Trainer sets the model up (``configure_model``, ``on_after_batch_transfer``).
         compile: ``torch.compile`` the nets (``compiled_nets``) in place when a Trainer sets the model up;
             the first steps are slow while it compiles (needs a C++ compiler on CPU).
     """
 
-    #: keys of the checkpoint dict this class adds
-    CHECKPOINT_KEY = "zoo"
+    #: what the model can do (zoo/capabilities.py); read by the CLI, callbacks, evaluation and the leaderboard
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: for models with the "likelihood" capability: what ``log_likelihood`` returns (zoo/capabilities.py)
+    likelihood_kind: ClassVar[str | None] = None
+    #: the paper the class implements (None on bases)
+    paper: ClassVar[Paper | None] = None
+    #: the family base it stands on: "autoencoders", "vae", "gan", ...
+    family: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -74,13 +99,17 @@ class GenerativeModel(L.LightningModule):
         default = dict(default_optimizer) if default_optimizer is not None else None
         self.optimizer_spec = to_spec(optimizer, "optimizer") or default
         self.lr_scheduler_spec = to_spec(lr_scheduler, "lr_scheduler")
+        if self.optimizer_spec is not None:
+            check_optimizer_spec("optimizer", self.optimizer_spec)  # fail now, not at the first training step
 
     # -- hyperparameters -------------------------------------------------------------------------------
     def save_plain_hyperparameters(self, **factories: Any) -> None:
         """``save_hyperparameters`` for the calling ``__init__``, with every value made plain.
 
         Call it at the end of the subclass ``__init__``; pass the injected factories by name
-        (``encoder=encoder``) so they are stored as class_path specs.
+        (``encoder=encoder``) so they are stored as class_path specs. Called from a base class's
+        ``__init__``, it records the arguments of every subclass ``__init__`` above it too (Lightning walks
+        the frames that called ``super().__init__``).
         """
         frame = inspect.currentframe()
         assert frame is not None and frame.f_back is not None
@@ -89,22 +118,56 @@ class GenerativeModel(L.LightningModule):
         self.save_hyperparameters(frame=frame.f_back)
         for name, factory in factories.items():
             self.hparams[name] = to_spec(factory, name)
-        self.hparams.update(self.optimizer_hparams())
+        self.hparams.update(self.base_hparams())
         # in_shape is linked from the data by the CLI after parsing, so the CLI's config may not hold it
         self.hparams["in_shape"] = list(self.in_shape)
+        # The CLI links num_classes from the data to every model; one that takes no such argument never received
+        # it, and its checkpoint must not record it (rebuilding from the hyperparameters would fail).
+        accepted = init_arguments(type(self))
+        for name in [k for k in self.hparams if not k.startswith("_") and k not in accepted]:
+            del self.hparams[name]
         for name, value in list(self.hparams.items()):
             self.hparams[name] = _plain(value, name)
 
-    # -- the contract ----------------------------------------------------------------------------------
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images from the model, float in [0, 1], shape (n, C, H, W)."""
-        raise NotImplementedError
-
-    # -- helpers for subclasses ------------------------------------------------------------------------
+    # -- reading batches -------------------------------------------------------------------------------
     def images(self, batch: Batch) -> torch.Tensor:
         """The images of a batch (``x`` or ``(x, y, ...)``), checked against ``in_shape``."""
+        if isinstance(batch, Mapping):
+            raise ConfigError(
+                f"{type(self).__name__} reads one domain, but the batch has domains {sorted(batch)}; "
+                "train it on a one-domain datamodule (or a two-domain method on this one)"
+            )
         x = batch if isinstance(batch, torch.Tensor) else batch[0]
         return check_images(x, self.in_shape)
+
+    def labels(self, batch: Batch) -> torch.Tensor:
+        """The class labels y (N,) of a labelled batch ``(x, y)``, checked against ``num_classes``."""
+        if isinstance(batch, torch.Tensor) or isinstance(batch, Mapping) or len(batch) < 2:
+            raise ConfigError(
+                f"{type(self).__name__} needs labelled batches (x, y), but the data yields images only; "
+                "use a datamodule with labels (every zoo.data image datamodule has them)"
+            )
+        y = batch[1]
+        if y.dtype.is_floating_point or y.dim() != 1 or len(y) != len(batch[0]):
+            raise ConfigError(f"labels must be integers of shape ({len(batch[0])},), got {y.dtype} {tuple(y.shape)}")
+        num_classes = getattr(self, "num_classes", None)
+        if num_classes is not None and len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+            raise ConfigError(
+                f"label {bad} is outside [0, num_classes={num_classes}); set num_classes to the data's number "
+                "of classes (the CLI links it from the datamodule)"
+            )
+        return y
+
+    def domains(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images (x_a, x_b) of a two-domain batch ``{"a": (x, y), "b": (x, y)}``, each checked against
+        ``in_shape``."""
+        if not isinstance(batch, Mapping) or set(batch) != {"a", "b"}:
+            raise ConfigError(
+                f"{type(self).__name__} translates between two domains but the batch is not a two-domain one; "
+                "use zoo.data.TwoDomainDataModule (batches {'a': (x, y), 'b': (x, y)})"
+            )
+        return self.images(batch["a"]), self.images(batch["b"])
 
     def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal noise on this model's device and dtype.
@@ -114,20 +177,37 @@ class GenerativeModel(L.LightningModule):
         device = generator.device if generator is not None else self.device
         return torch.randn(shape, generator=generator, device=device).to(self.device, self.dtype)
 
-    def logging_step(self) -> bool:
-        """Whether Lightning writes the logs after this training batch (every ``log_every_n_steps`` batches).
+    # -- the single-objective loop ---------------------------------------------------------------------
+    def objective(self, batch: Batch) -> Terms:
+        """The loss of one batch and the terms to log beside it (single-optimizer methods)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no objective")
 
-        Training diagnostics beyond the loss (which the progress bar shows) are logged only then: each
-        ``self.log`` costs about a millisecond on CPU (Lightning moves its result object to the value's
-        device on every call), and three of them were 4% of a DCGAN step on Fashion-MNIST-sized batches
-        (benchmarks/speed.py: ratio to a hand-written loop 0.96 -> 1.0). The logged values are the same,
-        since Lightning writes step metrics only on those batches."""
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        # Lightning's own test (LoggerConnector.should_update_logs: every log_every_n_steps batches, and at
-        # the end); not public API, so a Lightning without it logs every batch
-        return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        terms = self.objective(batch)
+        self.log_terms("train", terms)
+        return terms["loss"]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.log_terms("val", self.objective(batch))
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.log_terms("test", self.objective(batch))
+
+    def log_terms(self, stage: str, terms: Terms, *, loss_name: str = "loss") -> None:
+        """Log ``terms["loss"]`` as ``<stage>/<loss_name>`` (on the progress bar) every batch, and the other
+        terms as ``<stage>/<key>``: in training only on the batches Lightning writes logs for
+        (``writes_logs_now``), in validation and test every batch, averaged over the epoch and the ranks."""
+        sync = stage != "train"  # epoch-level val/test numbers must agree across DDP ranks
+        self.log(f"{stage}/{loss_name}", terms["loss"].detach(), prog_bar=stage != "test", sync_dist=sync)
+        if stage != "train" or self.writes_logs_now():
+            others = {f"{stage}/{k}": v.detach() for k, v in terms.items() if k != "loss"}
+            if others:
+                self.log_dict(others, sync_dist=sync)
+
+    def writes_logs_now(self) -> bool:
+        """Whether Lightning writes the logs after this training batch (every ``log_every_n_steps`` batches):
+        training diagnostics beyond the losses are computed and logged only then (zoo/methods/_lightning.py)."""
+        return writes_logs_now(self._trainer)
 
     # -- speed switches --------------------------------------------------------------------------------
     def compiled_nets(self) -> list[nn.Module]:
@@ -151,15 +231,15 @@ class GenerativeModel(L.LightningModule):
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         if not self.use_channels_last:
             return batch
-        if isinstance(batch, torch.Tensor):
-            return _to_channels_last(batch)
-        return type(batch)(_to_channels_last(t) if isinstance(t, torch.Tensor) else t for t in batch)
+        return apply_to_collection(batch, torch.Tensor, _to_channels_last)  # tuples, lists and domain dicts
 
     # -- optimizers ------------------------------------------------------------------------------------
-    def optimizer_hparams(self) -> dict[str, Spec | None]:
-        """The optimizer and scheduler specs as stored in the hyperparameters (defaults filled in, so a
-        checkpoint records what was used). A method with several optimizers (a GAN) overrides this."""
-        return {"optimizer": self.optimizer_spec, "lr_scheduler": self.lr_scheduler_spec}
+    def base_hparams(self) -> dict[str, Any]:
+        """The base's arguments as stored in the hyperparameters, defaults filled in (so a checkpoint records
+        what was used, whether or not a subclass forwarded them by name): the optimizer and scheduler specs
+        and the speed switches. A base with other arguments (the players engine) extends this."""
+        return {"optimizer": self.optimizer_spec, "lr_scheduler": self.lr_scheduler_spec,
+                "channels_last": self.use_channels_last, "compile": self.use_compile}
 
     def configure_optimizers(self) -> Any:
         optimizer = from_spec(self.optimizer_spec, ADAM)(self.parameters())
@@ -168,9 +248,40 @@ class GenerativeModel(L.LightningModule):
         scheduler = from_spec(self.lr_scheduler_spec, {})(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
-    # -- checkpoints -----------------------------------------------------------------------------------
+    # -- files -----------------------------------------------------------------------------------------
+    def file_record(self) -> dict[str, Any]:
+        """What a checkpoint or weights file records beside the tensors so ``zoo.load`` can rebuild the model:
+        the registry name (how the class is found), the class path (for people) and the format version."""
+        return {"model": name_of_class(type(self)), "class_path": class_path(type(self)), "format": FILE_FORMAT}
+
+    @classmethod
+    def upgrade_hparams(cls, hparams: dict[str, Any], version: int) -> dict[str, Any]:
+        """Hyperparameters saved by format ``version`` (< FILE_FORMAT) as this code names them."""
+        return hparams
+
+    @classmethod
+    def upgrade_state_dict(cls, state_dict: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+        """A state dict saved by format ``version`` (< FILE_FORMAT) with this code's keys."""
+        return state_dict
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[self.CHECKPOINT_KEY] = {"class_path": class_path(type(self))}
+        checkpoint[CHECKPOINT_KEY] = self.file_record()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning calls this before it loads the state dict (resume with --ckpt_path, load_from_checkpoint)
+        version = int(checkpoint.get(CHECKPOINT_KEY, {}).get("format", 1))
+        if version < FILE_FORMAT:
+            checkpoint["state_dict"] = self.upgrade_state_dict(dict(checkpoint["state_dict"]), version)
+
+
+class GenerativeModel(ZooModule):
+    """A model that samples images: ``sample(n, *, generator=None)`` -> (n, C, H, W) in [0, 1]."""
+
+    capabilities = frozenset({SAMPLE})
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images from the model, float in [0, 1], shape (n, C, H, W)."""
+        raise NotImplementedError
 
 
 class LatentVariableModel(GenerativeModel):
@@ -182,6 +293,7 @@ class LatentVariableModel(GenerativeModel):
     features to ``in_shape``; both default to MLPs.
     """
 
+    capabilities = frozenset({SAMPLE, ENCODE, DECODE, RECONSTRUCT})
     encoder_features_per_latent: int = 1
 
     def __init__(
@@ -223,6 +335,21 @@ class LatentVariableModel(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """decode(encode(x)): images (N, C, H, W) in [0, 1]."""
         return self.decode(self.encode(x))
+
+
+def init_arguments(cls: type) -> set[str]:
+    """The keyword arguments ``cls(...)`` accepts: its ``__init__``'s, and while an ``__init__`` passes
+    ``**kwargs`` on to ``super().__init__``, those of the next class in the MRO that defines one."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - {"self"}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names
 
 
 def _to_channels_last(x: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,11 @@ and ``zoo evaluate`` (zoo/metrics/evaluate.py).
     quality.update(model.sample(1000), real=False)
     quality.compute(seed=0)        # {"fid_digits_cls": ..., "kid_digits_cls": ..., "kid_digits_cls_std": ...}
 
-Only the likelihood functions are imported with the package (zoo.methods uses them, so ``import zoo``
-loads this file); the rest is imported on first use, which keeps torchmetrics' image metrics and
-torch-fidelity out of ``import zoo`` and avoids a cycle through zoo.weights.
+The likelihood functions live in zoo/distributions.py (methods use them too) and are re-exported here; the
+rest is imported on first use, which keeps torchmetrics' image metrics and torch-fidelity out of
+``import zoo``.
 """
-from zoo.metrics.likelihood import (
+from zoo.distributions import (
     bits_per_dim,
     diagonal_gaussian_log_density,
     importance_weighted_log_likelihood,

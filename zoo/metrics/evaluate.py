@@ -7,8 +7,11 @@ Sample quality (``fid``, ``kid``, ``is``, ``pr``) compares ``n_fake`` samples of
 generator seeded by ``seed``) with the real images of ``split`` (``train`` by default, the official training
 split, as FID is usually reported; ``n_real`` images, all by default) through one feature extractor: the
 dataset's domain classifier when one is registered (``digits_cls``, ``fmnist_cls``), else Inception.
-``nll`` is the model's importance-weighted negative log-likelihood (``log_likelihood(x, k)``, K = 5000 by
-default) on ``nll_split`` (``test``), in nats per image, with bits/dim.
+``nll`` is the model's negative log-likelihood (``log_likelihood(x, k=K)``; K = 5000 importance samples by
+default, for the models whose estimate uses them) on ``nll_split`` (``test``), in nats per image, with
+bits/dim; the protocol names the estimator (the model's ``likelihood_kind``). Models without the
+``likelihood`` capability (zoo/capabilities.py) are refused, as are models without ``sample`` for the sample
+metrics.
 
 The real images' extractor outputs are cached under ``$ZOO_HOME/cache/real_features``, keyed by the
 dataset (class and arguments), the split, n_real and the extractor's sha256, so repeated evaluations
@@ -36,12 +39,13 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
+from zoo.capabilities import LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, require
 from zoo.data import ImageDataModule
+from zoo.distributions import bits_per_dim
 from zoo.errors import ConfigError
 from zoo.factories import class_path, import_class
 from zoo.metrics.extractors import extractor_for, get_extractor, list_extractors
 from zoo.metrics.features import FeatureExtractor
-from zoo.metrics.likelihood import bits_per_dim
 from zoo.metrics.sample_quality import (
     IS_SPLITS,
     KID_SUBSET_SIZE,
@@ -203,18 +207,18 @@ def evaluate(
             raise ConfigError(f"{name} must be >= 2 (or omitted for the whole split), got {value}")
     device_ = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = zoo.load(model_ref).to(device_).eval()
-    if "nll" in names and not callable(getattr(model, "log_likelihood", None)):
-        raise ConfigError(
-            f"nll needs a model with log_likelihood(x, k) (VAEs, autoregressive models); {type(model).__name__} "
-            f"has none: drop nll from --metrics"
-        )
+    sample_metrics = [m for m in names if m in SAMPLE_METRICS]
+    if sample_metrics:
+        what = f"be scored on {', '.join(sample_metrics)} (drop them from --metrics)"
+        require(model, SAMPLE, to=what, name=str(model_ref))
+    if "nll" in names:
+        require(model, LIKELIHOOD, to="compute nll (drop it from --metrics)", name=str(model_ref))
     datamodule, dataset_name, data_config = build_datamodule(data)
     if tuple(model.in_shape) != tuple(datamodule.shape):
         raise ConfigError(
             f"the model makes {tuple(model.in_shape)} images but --data {data} yields {tuple(datamodule.shape)}; "
             f"evaluate on the data the model was trained on (its recipe, e.g. --data recipes/<method>/<dataset>.yaml)"
         )
-    sample_metrics = [m for m in names if m in SAMPLE_METRICS]
     results: dict[str, float] = {}
     protocol: dict[str, Any] = {"seed": seed, "batch_size": batch_size, "device": str(device_)}
 
@@ -288,7 +292,7 @@ def evaluate(
         generator = torch.Generator().manual_seed(seed)
         log_px = []
         for x in batches(images, batch_size, f"log-likelihood, K={nll_k}"):
-            estimate = model.log_likelihood(x.to(device_), nll_k, batch_size=nll_batch_size, generator=generator)
+            estimate = model.log_likelihood(x.to(device_), k=nll_k, batch_size=nll_batch_size, generator=generator)
             log_px.append(estimate.cpu())
         nll = -torch.cat(log_px).double()
         num_dims = math.prod(model.in_shape)
@@ -299,7 +303,8 @@ def evaluate(
             "split": nll_split,
             "n": len(nll),
             "k": nll_k,
-            "estimator": "importance-weighted, z ~ q(z|x) (Burda et al. 2016, arXiv:1509.00519)",
+            "kind": model.likelihood_kind,
+            "estimator": LIKELIHOOD_KINDS[model.likelihood_kind],
             "unit": "nats per image; nll_bpd = nll / (C*H*W * ln 2)",
             "num_dims": num_dims,
         }

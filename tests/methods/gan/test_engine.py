@@ -21,16 +21,18 @@ def batches(n_batches: int, batch_size: int = 16) -> DataLoader:
 
 
 class CountSteps(L.Callback):
-    """Counts optimizer steps per optimizer (Lightning calls this hook once per ``optimizer.step()``)."""
+    """Counts optimizer steps per player (Lightning calls this hook once per ``optimizer.step()``; the
+    engine's optimizers are its players', in declaration order)."""
 
     def __init__(self) -> None:
         self.critic = self.generator = 0
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if optimizer is trainer.optimizers[0]:
+        player = list(pl_module.players)[trainer.optimizers.index(optimizer)]
+        if player == "discriminator":
             self.critic += 1
         else:
-            assert optimizer is trainer.optimizers[1]
+            assert player == "generator"
             self.generator += 1
 
 
@@ -42,7 +44,7 @@ def test_n_critic_schedule_counts_the_optimizer_steps(name):
     trainer = quiet_trainer(max_epochs=1, callbacks=[counter], log_every_n_steps=5)
     trainer.fit(model, batches(10))
     assert (counter.critic, counter.generator) == (10, 2)
-    assert (int(model.critic_steps), int(model.generator_steps)) == (10, 2)
+    assert (int(model.discriminator_steps), int(model.generator_steps), int(model.batches)) == (10, 2, 10)
     assert trainer.global_step == 12  # Lightning counts optimizer steps, not batches
     assert trainer.callback_metrics["train/generator_steps"] == 2  # diagnostics logged on batches 5 and 10
 
@@ -70,7 +72,7 @@ def test_schedule_continues_across_epochs_and_a_resume(tmp_path):
     model = zoo.create_model("gan", in_shape=SHAPE, n_critic=3)
     trainer = quiet_trainer(max_epochs=1, enable_checkpointing=True, default_root_dir=tmp_path)
     trainer.fit(model, batches(7))
-    assert (int(model.critic_steps), int(model.generator_steps)) == (7, 2)
+    assert (int(model.discriminator_steps), int(model.generator_steps)) == (7, 2)
     ckpt = tmp_path / "epoch1.ckpt"
     trainer.save_checkpoint(ckpt)
 
@@ -78,7 +80,7 @@ def test_schedule_continues_across_epochs_and_a_resume(tmp_path):
     counter = CountSteps()
     quiet_trainer(max_epochs=2, callbacks=[counter]).fit(resumed, batches(7), ckpt_path=ckpt)
     assert (counter.critic, counter.generator) == (7, 2)  # critic steps 8..14: G after 9 and 12
-    assert (int(resumed.critic_steps), int(resumed.generator_steps)) == (14, 4)
+    assert (int(resumed.discriminator_steps), int(resumed.generator_steps)) == (14, 4)
 
 
 def test_ema_is_what_sample_uses_and_survives_a_checkpoint(tmp_path):
@@ -112,7 +114,7 @@ def test_clipping_acts_on_unscaled_gradients_under_a_grad_scaler():
     still-scaled gradients would give clip / 1024 instead."""
     torch.manual_seed(0)
     clip = 1e-3
-    model = zoo.create_model("wgan_gp", in_shape=SHAPE, gradient_clip_val=clip, discriminator_optimizer=SGD)
+    model = zoo.create_model("wgan_gp", in_shape=SHAPE, gradient_clip_val=clip, optimizers={"discriminator": SGD})
     before = [p.detach().clone() for p in model.discriminator.parameters()]
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
     scales = []
@@ -143,15 +145,20 @@ def test_gradient_penalty_is_the_same_with_and_without_a_loss_scale():
     model.loss_scale = lambda: 4096.0
     torch.manual_seed(1)
     scaled = model.discriminator_penalty(real, fake)
-    torch.testing.assert_close(scaled, plain)
+    torch.testing.assert_close(scaled["gradient_penalty"], plain["gradient_penalty"])
+    torch.testing.assert_close(scaled["loss"], 10 * plain["gradient_penalty"])
 
 
 @pytest.mark.parametrize(
     "name, kwargs, message",
     [
         ("gan", {"n_critic": 0}, r"n_critic must be >= 1, got 0"),
-        ("wgan", {"generator_optimizer": {"class_path": "torch.optim.RMSprop", "init_args": {"lr": -1e-4}}},
-         r"generator_optimizer lr must be > 0, got -0.0001"),
+        ("wgan", {"optimizers": {"generator": {"class_path": "torch.optim.RMSprop", "init_args": {"lr": -1e-4}}}},
+         r"optimizers.generator lr must be a number > 0, got -0.0001"),
+        ("wgan", {"optimizers": {"critic": {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 1e-4}}}},
+         r"optimizers names unknown player\(s\) \['critic'\]; WGAN's players are \['discriminator', 'generator'\]"),
+        ("gan", {"gradient_clip_val": {"generator": 0.0}},
+         r"gradient_clip_val must be > 0 or None, got 0.0 for player 'generator'"),
         ("gan", {"generator_loss": "hinge"}, r"unknown generator_loss 'hinge'; choose one of \('non_saturating', 'minimax'\)"),
         ("gan", {"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
         ("dcgan", {"ema_decay": 1.5}, r"ema_decay must be in \(0, 1\)"),
@@ -173,7 +180,7 @@ def test_one_sided_label_smoothing_reaches_the_discriminator_loss():
 
 def test_wgan_clips_the_critic_weights_after_each_step():
     torch.manual_seed(0)
-    model = zoo.create_model("wgan", in_shape=SHAPE, discriminator_optimizer=SGD)
+    model = zoo.create_model("wgan", in_shape=SHAPE, optimizers={"discriminator": SGD})
     quiet_trainer(max_steps=2).fit(model, batches(2))
     weights = torch.cat([p.detach().flatten() for p in model.discriminator.parameters()])
     assert weights.abs().max() == pytest.approx(0.01)  # SGD at lr 1 pushes many weights far past c = 0.01
@@ -181,7 +188,7 @@ def test_wgan_clips_the_critic_weights_after_each_step():
 
 def test_lr_schedulers_are_stepped_once_per_epoch():
     step_lr = {"class_path": "torch.optim.lr_scheduler.StepLR", "init_args": {"step_size": 1, "gamma": 0.5}}
-    model = zoo.create_model("gan", in_shape=SHAPE, generator_lr_scheduler=step_lr, discriminator_lr_scheduler=step_lr)
+    model = zoo.create_model("gan", in_shape=SHAPE, lr_schedulers={"generator": step_lr, "discriminator": step_lr})
     trainer = quiet_trainer(max_epochs=3)
     trainer.fit(model, batches(2))
     assert [opt.param_groups[0]["lr"] for opt in trainer.optimizers] == [pytest.approx(2e-4 / 8)] * 2

@@ -8,7 +8,7 @@ from tests.methods.gan.conftest import adam
 
 STEPS = 3000
 # Adam 5e-4, (0.5, 0.999), z of dimension 2 (the data's): 2e-4 with z of dimension 8 collapsed on 2 of 3 seeds
-OPTIMIZERS = {"generator_optimizer": adam(5e-4, (0.5, 0.999)), "discriminator_optimizer": adam(5e-4, (0.5, 0.999))}
+OPTIMIZERS = {"optimizers": dict.fromkeys(("generator", "discriminator"), adam(5e-4, (0.5, 0.999)))}
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -7,8 +7,8 @@ test-sized budget."""
 from tests.methods.gan.conftest import RING
 
 TOY = {
-    "generator_optimizer": {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-4}},
-    "discriminator_optimizer": {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-4}},
+    "optimizers": dict.fromkeys(("generator", "discriminator"),
+                                {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-4}}),
 }
 
 

@@ -10,8 +10,7 @@ from tests.methods.gan.conftest import adam
 
 TOY = {
     "penalty_weight": 0.1,
-    "generator_optimizer": adam(1e-3, (0.5, 0.9)),
-    "discriminator_optimizer": adam(1e-3, (0.5, 0.9)),
+    "optimizers": {"generator": adam(1e-3, (0.5, 0.9)), "discriminator": adam(1e-3, (0.5, 0.9))},
 }
 
 

@@ -21,9 +21,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.errors import ConfigError
 from zoo.losses import squared_error
-from zoo.methods.base import Batch, LatentVariableModel
+from zoo.methods.base import Batch, LatentVariableModel, Terms
 from zoo.nets import CONV_NETS, DecoderFactory, EncoderFactory
-from zoo.registry import register_model
+from zoo.registry import Paper, register_model
 
 
 class Autoencoder(LatentVariableModel):
@@ -39,6 +39,9 @@ class Autoencoder(LatentVariableModel):
         optimizer, lr_scheduler: see ``GenerativeModel``; default Adam, lr 1e-3.
         channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
+
+    family = "autoencoders"
+    paper = Paper("Reducing the dimensionality of data with neural networks", "Hinton & Salakhutdinov", 2006)
 
     def __init__(
         self,
@@ -99,24 +102,12 @@ class Autoencoder(LatentVariableModel):
     def reconstruction_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return squared_error(self.decode(z), x).mean()
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def objective(self, batch: Batch) -> Terms:
         x = self.images(batch)
         z = self.encode(self.corrupt(x))
-        loss = self.reconstruction_loss(x, z)
-        self._track_latents(z.detach())
-        self.log("train/loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def _evaluate(self, batch: Batch, stage: str) -> None:
-        x = self.images(batch)
-        loss = self.reconstruction_loss(x, self.encode(self.corrupt(x)))
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        if self.training:  # the code statistics ``sample`` draws from follow the training codes only
+            self._track_latents(z.detach())
+        return {"loss": self.reconstruction_loss(x, z)}
 
     @torch.no_grad()
     def _track_latents(self, z: torch.Tensor) -> None:
@@ -142,7 +133,7 @@ def ae(**kwargs) -> Autoencoder:
     return Autoencoder(**kwargs)
 
 
-@register_model
+@register_model(recipe="recipes/ae/fashion_mnist.yaml")
 def ae_conv(**kwargs) -> Autoencoder:
     """Bottleneck autoencoder with convolutional encoder and decoder."""
     return Autoencoder(**{**CONV_NETS, **kwargs})

@@ -24,7 +24,7 @@ import torch
 from zoo.errors import ConfigError
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.nets import CONV_NETS
-from zoo.registry import register_model
+from zoo.registry import Paper, register_model
 
 Noise = Literal["masking", "gaussian", "salt_and_pepper"]
 NOISES = ("masking", "gaussian", "salt_and_pepper")
@@ -56,6 +56,8 @@ class DenoisingAutoencoder(Autoencoder):
         **kwargs: the ``Autoencoder`` arguments (in_shape, latent_dim, encoder, decoder, optimizer, ...).
     """
 
+    paper = Paper("Extracting and composing robust features with denoising autoencoders", "Vincent et al.", 2008)
+
     def __init__(self, *, noise: Noise = "masking", noise_level: float = 0.25, **kwargs: Any) -> None:
         if noise not in NOISES:
             raise ConfigError(f"unknown noise {noise!r}; choose one of {NOISES}")
@@ -77,7 +79,7 @@ def dae(**kwargs) -> DenoisingAutoencoder:
     return DenoisingAutoencoder(**kwargs)
 
 
-@register_model
+@register_model(recipe="recipes/dae/fashion_mnist.yaml")
 def dae_conv(**kwargs) -> DenoisingAutoencoder:
     """Denoising autoencoder with convolutional encoder and decoder."""
     return DenoisingAutoencoder(**{**CONV_NETS, **kwargs})

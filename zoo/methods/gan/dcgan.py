@@ -14,8 +14,10 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-from zoo.methods.gan.gan import ADAM_DCGAN, GAN
-from zoo.registry import register_model
+from typing import Any
+
+from zoo.methods.gan.gan import GAN
+from zoo.registry import Paper, register_model
 
 DCGAN_NETS = {
     "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 64}},
@@ -24,12 +26,14 @@ DCGAN_NETS = {
 
 
 class DCGAN(GAN):
-    """GAN with DCGAN nets and optimizer. Arguments as ``GAN``; ``latent_dim`` defaults to the paper's 100."""
+    """GAN with DCGAN nets (and GAN's optimizers, the paper's Adam 2e-4 (0.5, 0.999)). Arguments as ``GAN``;
+    ``latent_dim`` defaults to the paper's 100."""
 
+    paper = Paper("Unsupervised representation learning with deep convolutional GANs", "Radford et al.", 2016,
+                  "1511.06434")
     default_nets = DCGAN_NETS
-    default_optimizer = ADAM_DCGAN
 
-    def __init__(self, *, latent_dim: int = 100, **kwargs) -> None:
+    def __init__(self, *, latent_dim: int = 100, **kwargs: Any) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
 
 

@@ -17,11 +17,9 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.errors import ConfigError
 from zoo.losses import (
@@ -29,9 +27,8 @@ from zoo.losses import (
     generator_minimax_loss,
     generator_non_saturating_loss,
 )
-from zoo.methods.gan.base import AdversarialModel
-from zoo.nets import DecoderFactory, EncoderFactory
-from zoo.registry import register_model
+from zoo.methods.gan.base import TwoPlayerGAN
+from zoo.registry import Paper, register_model
 
 GeneratorLoss = Literal["non_saturating", "minimax"]
 GENERATOR_LOSSES = {"non_saturating": generator_non_saturating_loss, "minimax": generator_minimax_loss}
@@ -42,68 +39,40 @@ MLP_GAN_NETS = {
 }
 
 
-class GAN(AdversarialModel):
+class GAN(TwoPlayerGAN):
     """The original GAN: BCE discriminator, minimax or non-saturating generator loss.
 
     Args:
-        in_shape: (C, H, W) of the images, values in [0, 1].
-        latent_dim: dimension of z.
-        generator, discriminator: net factories (see ``AdversarialModel``); default MLPs.
+        latent_dim: dimension of z (64).
         generator_loss: ``"non_saturating"`` (default) or ``"minimax"``.
         label_smoothing: one-sided label smoothing: the real target is ``1 - label_smoothing`` (0.1 -> 0.9),
             the fake target stays 0. In [0, 1).
         n_critic: discriminator steps per generator step (the paper's k).
-        ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
-        generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default Adam 2e-4, (0.5, 0.999).
-        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
+        **kwargs: ``in_shape``, the nets (default MLPs) and the engine's options (see ``TwoPlayerGAN``);
+            default optimizers Adam 2e-4, (0.5, 0.999).
     """
 
+    paper = Paper("Generative adversarial nets", "Goodfellow et al.", 2014, "1406.2661")
     default_nets = MLP_GAN_NETS
-    default_optimizer = ADAM_DCGAN
+    default_optimizers = {"discriminator": ADAM_DCGAN, "generator": ADAM_DCGAN}
 
     def __init__(
         self,
         *,
-        in_shape: Sequence[int] = (1, 28, 28),
         latent_dim: int = 64,
-        generator: DecoderFactory | None = None,
-        discriminator: EncoderFactory | None = None,
         generator_loss: GeneratorLoss = "non_saturating",
         label_smoothing: float = 0.0,
         n_critic: int = 1,
-        ema_decay: float | None = None,
-        gradient_clip_val: float | None = None,
-        generator_optimizer: OptimizerCallable | None = None,
-        discriminator_optimizer: OptimizerCallable | None = None,
-        generator_lr_scheduler: LRSchedulerCallable | None = None,
-        discriminator_lr_scheduler: LRSchedulerCallable | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
+        **kwargs: Any,
     ) -> None:
         if generator_loss not in GENERATOR_LOSSES:
             raise ConfigError(f"unknown generator_loss {generator_loss!r}; choose one of {tuple(GENERATOR_LOSSES)}")
         if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1) (0.1 gives real targets of 0.9), got {label_smoothing}")
-        super().__init__(
-            in_shape=in_shape,
-            latent_dim=latent_dim,
-            generator=generator,
-            discriminator=discriminator,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            gradient_clip_val=gradient_clip_val,
-            generator_optimizer=generator_optimizer,
-            discriminator_optimizer=discriminator_optimizer,
-            generator_lr_scheduler=generator_lr_scheduler,
-            discriminator_lr_scheduler=discriminator_lr_scheduler,
-            channels_last=channels_last,
-            compile=compile,
-            default_nets=self.default_nets,
-            default_optimizer=self.default_optimizer,
-        )
-        self.generator_loss_name = generator_loss
-        self.label_smoothing = label_smoothing
-        self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
+            raise ConfigError(
+                f"label_smoothing must be in [0, 1) (0.1 gives real targets of 0.9), got {label_smoothing}"
+            )
+        super().__init__(latent_dim=latent_dim, n_critic=n_critic, **kwargs)
+        self.generator_loss_name, self.label_smoothing = generator_loss, label_smoothing
 
     def discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         return discriminator_loss(real_scores, fake_scores, real_target=1.0 - self.label_smoothing)
@@ -118,7 +87,7 @@ def gan(**kwargs) -> GAN:
     return GAN(**kwargs)
 
 
-@register_model
+@register_model(recipe="recipes/gan/digits.yaml")
 def gan_minimax(**kwargs) -> GAN:
     """GAN with the saturating minimax generator loss log(1 - D(G(z))), for comparison."""
     return GAN(**{"generator_loss": "minimax", **kwargs})

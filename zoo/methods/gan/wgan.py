@@ -12,17 +12,17 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.errors import ConfigError
 from zoo.losses import wasserstein_critic_loss, wasserstein_generator_loss
-from zoo.methods.gan.base import AdversarialModel
+from zoo.methods.base import Terms
+from zoo.methods.gan.base import TwoPlayerGAN
 from zoo.methods.gan.dcgan import DCGAN_NETS
-from zoo.nets import DecoderFactory, EncoderFactory
-from zoo.registry import register_model
+from zoo.methods.players import Player
+from zoo.registry import Paper, register_model
 
 RMSPROP = {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 5e-5}}
 
@@ -36,69 +36,36 @@ class WassersteinObjective:
     def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
         return wasserstein_generator_loss(fake_scores)
 
-    def score_metrics(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> dict[str, torch.Tensor]:
+    def score_metrics(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> Terms:
         # the critic's estimate of W(P_r, P_g) on this batch: the quantity WGAN plots as a loss curve
         return {"wasserstein_estimate": real_scores.mean() - fake_scores.mean()}
 
 
-class WGAN(WassersteinObjective, AdversarialModel):
-    """WGAN with weight clipping.
+class WGAN(WassersteinObjective, TwoPlayerGAN):
+    """WGAN with weight clipping: the critic is the ``discriminator`` player, its weights clamped to [-c, c]
+    after each of its updates.
 
     Args:
-        in_shape: (C, H, W) of the images, values in [0, 1].
-        latent_dim: dimension of z.
-        generator, discriminator: net factories; the discriminator is the critic f. Default DCGAN nets.
-        clip_value: c, the critic's weights are clamped to [-c, c] after each update (0.01).
+        latent_dim: dimension of z (100).
+        clip_value: c (0.01).
         n_critic: critic updates per generator update (5).
-        ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
-        generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default RMSProp, lr 5e-5.
-        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
+        **kwargs: ``in_shape``, the nets (default DCGAN nets) and the engine's options (see ``TwoPlayerGAN``);
+            default optimizers RMSProp, lr 5e-5.
     """
 
-    def __init__(
-        self,
-        *,
-        in_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        generator: DecoderFactory | None = None,
-        discriminator: EncoderFactory | None = None,
-        clip_value: float = 0.01,
-        n_critic: int = 5,
-        ema_decay: float | None = None,
-        gradient_clip_val: float | None = None,
-        generator_optimizer: OptimizerCallable | None = None,
-        discriminator_optimizer: OptimizerCallable | None = None,
-        generator_lr_scheduler: LRSchedulerCallable | None = None,
-        discriminator_lr_scheduler: LRSchedulerCallable | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
-    ) -> None:
+    paper = Paper("Wasserstein GAN", "Arjovsky et al.", 2017, "1701.07875")
+    players = {
+        **TwoPlayerGAN.players,
+        "discriminator": Player(("discriminator",), clip_weights="clip_value", log_as="d"),
+    }
+    default_nets = DCGAN_NETS
+    default_optimizers = {"discriminator": RMSPROP, "generator": RMSPROP}
+
+    def __init__(self, *, latent_dim: int = 100, clip_value: float = 0.01, n_critic: int = 5, **kwargs: Any) -> None:
         if clip_value <= 0:
             raise ConfigError(f"clip_value must be > 0 (the paper uses 0.01), got {clip_value}")
-        super().__init__(
-            in_shape=in_shape,
-            latent_dim=latent_dim,
-            generator=generator,
-            discriminator=discriminator,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            gradient_clip_val=gradient_clip_val,
-            generator_optimizer=generator_optimizer,
-            discriminator_optimizer=discriminator_optimizer,
-            generator_lr_scheduler=generator_lr_scheduler,
-            discriminator_lr_scheduler=discriminator_lr_scheduler,
-            channels_last=channels_last,
-            compile=compile,
-            default_nets=DCGAN_NETS,
-            default_optimizer=RMSPROP,
-        )
+        super().__init__(latent_dim=latent_dim, n_critic=n_critic, **kwargs)
         self.clip_value = clip_value
-        self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
-
-    @torch.no_grad()
-    def after_discriminator_step(self) -> None:
-        for p in self.discriminator.parameters():
-            p.clamp_(-self.clip_value, self.clip_value)
 
 
 @register_model

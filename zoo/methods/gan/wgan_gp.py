@@ -15,21 +15,17 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from zoo.errors import ConfigError
-from zoo.losses import (
-    gradient_penalty,
-    interpolate,
-)
-from zoo.methods.gan.base import AdversarialModel
+from zoo.losses import gradient_penalty, interpolate
+from zoo.methods.base import Terms
+from zoo.methods.gan.base import TwoPlayerGAN
 from zoo.methods.gan.wgan import WassersteinObjective
-from zoo.nets import DecoderFactory, EncoderFactory
-from zoo.registry import register_model
+from zoo.registry import Paper, register_model
 
 ADAM_WGAN_GP = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-4, "betas": [0.0, 0.9]}}
 WGAN_GP_NETS = {
@@ -38,71 +34,38 @@ WGAN_GP_NETS = {
 }
 
 
-class WGANGP(WassersteinObjective, AdversarialModel):
+class WGANGP(WassersteinObjective, TwoPlayerGAN):
     """WGAN with gradient penalty.
 
     Args:
-        in_shape: (C, H, W) of the images, values in [0, 1].
-        latent_dim: dimension of z.
-        generator, discriminator: net factories; the discriminator is the critic f (default: DCGAN nets,
-            layer norm in the critic; avoid batch norm there).
+        latent_dim: dimension of z (100).
         penalty_weight: lambda, the gradient penalty's coefficient (10).
         n_critic: critic updates per generator update (5).
-        ema_decay, gradient_clip_val: engine options (see ``AdversarialModel``).
-        generator_optimizer, discriminator_optimizer, *_lr_scheduler: factories; default Adam 1e-4, (0, 0.9).
-        channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
+        **kwargs: ``in_shape``, the nets (default DCGAN nets with layer norm in the critic; avoid batch norm
+            there) and the engine's options (see ``TwoPlayerGAN``); default optimizers Adam 1e-4, (0, 0.9).
     """
 
+    paper = Paper("Improved training of Wasserstein GANs", "Gulrajani et al.", 2017, "1704.00028")
+    default_nets = WGAN_GP_NETS
+    default_optimizers = {"discriminator": ADAM_WGAN_GP, "generator": ADAM_WGAN_GP}
+
     def __init__(
-        self,
-        *,
-        in_shape: Sequence[int] = (1, 28, 28),
-        latent_dim: int = 100,
-        generator: DecoderFactory | None = None,
-        discriminator: EncoderFactory | None = None,
-        penalty_weight: float = 10.0,
-        n_critic: int = 5,
-        ema_decay: float | None = None,
-        gradient_clip_val: float | None = None,
-        generator_optimizer: OptimizerCallable | None = None,
-        discriminator_optimizer: OptimizerCallable | None = None,
-        generator_lr_scheduler: LRSchedulerCallable | None = None,
-        discriminator_lr_scheduler: LRSchedulerCallable | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
+        self, *, latent_dim: int = 100, penalty_weight: float = 10.0, n_critic: int = 5, **kwargs: Any
     ) -> None:
         if penalty_weight < 0:
             raise ConfigError(f"penalty_weight must be >= 0 (the paper uses 10), got {penalty_weight}")
-        super().__init__(
-            in_shape=in_shape,
-            latent_dim=latent_dim,
-            generator=generator,
-            discriminator=discriminator,
-            n_critic=n_critic,
-            ema_decay=ema_decay,
-            gradient_clip_val=gradient_clip_val,
-            generator_optimizer=generator_optimizer,
-            discriminator_optimizer=discriminator_optimizer,
-            generator_lr_scheduler=generator_lr_scheduler,
-            discriminator_lr_scheduler=discriminator_lr_scheduler,
-            channels_last=channels_last,
-            compile=compile,
-            default_nets=WGAN_GP_NETS,
-            default_optimizer=ADAM_WGAN_GP,
-        )
+        super().__init__(latent_dim=latent_dim, n_critic=n_critic, **kwargs)
         self.penalty_weight = penalty_weight
-        self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
 
     def compiled_nets(self) -> list[nn.Module]:
         # The penalty backpropagates through the critic's input gradient (a double backward), which
         # torch.compile's autograd does not support: ``compile=True`` compiles the generator only.
         return [self.generator]
 
-    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> Terms:
         eps = torch.rand(real.shape[0], device=real.device)  # one coefficient per sample
         penalty = gradient_penalty(self.scores, interpolate(real, fake, eps), scale=self.loss_scale()).mean()
-        self.log_diagnostics({"gradient_penalty": penalty})
-        return self.penalty_weight * penalty
+        return {"loss": self.penalty_weight * penalty, "gradient_penalty": penalty}
 
 
 @register_model

@@ -30,16 +30,17 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
-from zoo.errors import ConfigError
-from zoo.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
-from zoo.methods.base import Batch, LatentVariableModel
-from zoo.metrics.likelihood import (
+from zoo.capabilities import DECODE, ENCODE, LIKELIHOOD, RECONSTRUCT, SAMPLE
+from zoo.distributions import (
     diagonal_gaussian_log_density,
     importance_weighted_log_likelihood,
     standard_normal_log_density,
 )
+from zoo.errors import ConfigError
+from zoo.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
+from zoo.methods.base import Batch, LatentVariableModel, Terms
 from zoo.nets import CONV_NETS, DecoderFactory, EncoderFactory
-from zoo.registry import register_model
+from zoo.registry import Paper, register_model
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -60,6 +61,10 @@ class VAE(LatentVariableModel):
         channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
 
+    family = "vae"
+    paper = Paper("Auto-encoding variational Bayes", "Kingma & Welling", 2014, "1312.6114")
+    capabilities = frozenset({SAMPLE, ENCODE, DECODE, RECONSTRUCT, LIKELIHOOD})
+    likelihood_kind = "importance_weighted"
     encoder_features_per_latent = 2  # mu and log sigma^2
 
     def __init__(
@@ -140,7 +145,7 @@ class VAE(LatentVariableModel):
 
         A lower bound in expectation that tightens as ``k`` grows; ``k = 1`` is a one-sample ELBO (with a
         sampled, not closed-form, KL). ``batch_size`` caps the (image, z) pairs decoded at once, so
-        k = 5000 fits in memory; the estimate does not depend on it. See zoo/metrics/likelihood.py.
+        k = 5000 fits in memory; the estimate does not depend on it. See zoo/distributions.py.
         """
         x = self.images(x)
         estimates = []
@@ -187,27 +192,10 @@ class VAE(LatentVariableModel):
         return self.decode(self.randn(n, self.latent_dim, generator=generator))
 
     # -- training --------------------------------------------------------------------------------------
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+    def objective(self, batch: Batch) -> Terms:
         log_px_z, kl = self.elbo_terms(self.images(batch))
         elbo = (log_px_z - kl).mean()
-        sync = stage != "train"  # epoch-level val/test numbers must agree across DDP ranks
-        self.log(f"{stage}/loss", -elbo, prog_bar=True, sync_dist=sync)
-        # val/test average every batch over the epoch; training writes its step values every
-        # log_every_n_steps batches only, so the ELBO's parts are logged then (see ``logging_step``)
-        if stage != "train" or self.logging_step():
-            self.log(f"{stage}/elbo", elbo, sync_dist=sync)
-            self.log(f"{stage}/reconstruction", -log_px_z.mean(), sync_dist=sync)
-            self.log(f"{stage}/kl", kl.mean(), sync_dist=sync)
-        return -elbo
+        return {"loss": -elbo, "elbo": elbo, "reconstruction": -log_px_z.mean(), "kl": kl.mean()}
 
 
 @register_model
@@ -216,7 +204,7 @@ def vae(**kwargs) -> VAE:
     return VAE(**kwargs)
 
 
-@register_model
+@register_model(recipe="recipes/vae/fashion_mnist.yaml")
 def vae_conv(**kwargs) -> VAE:
     """VAE with convolutional encoder and decoder."""
     return VAE(**{**CONV_NETS, **kwargs})

@@ -1,4 +1,5 @@
-"""Likelihood metrics: densities of the latent variables, the importance-weighted estimate, bits/dim.
+"""Log-densities and likelihood estimates shared by methods and metrics: the latent variables' densities, the
+importance-weighted estimate, bits/dim. Below both zoo.methods and zoo.metrics, so neither imports the other.
 
 The importance-weighted estimate of Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders",
 ICLR 2016, arXiv:1509.00519 (Eq. 8), with K samples z_k ~ q(z|x):
