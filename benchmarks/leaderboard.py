@@ -126,11 +126,10 @@ def paper_record(method: str) -> dict[str, Any]:
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write whole or not at all (a temporary file and a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    """Valid JSON (non-finite numbers become null), written whole or not at all (zoo.paths.write_json)."""
+    from zoo.paths import write_json as write
+
+    write(path, record)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -255,7 +254,8 @@ def find_last_checkpoint(run_dir: Path) -> Path | None:
 
 # -- stages 2 and 3: export and evaluate --------------------------------------------------------------
 def export_and_evaluate(
-    method: str, dataset: str, run_dir: Path, trained: dict[str, Any], *, n_fake: int | None = None
+    method: str, dataset: str, run_dir: Path, trained: dict[str, Any], *, n_fake: int | None = None,
+    nll_k: int | None = None
 ) -> dict[str, Any]:
     """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
     parameter count and the model."""
@@ -267,6 +267,8 @@ def export_and_evaluate(
     protocol = PROTOCOLS[dataset]
     if n_fake is not None:  # quick checks only; the count is recorded in the result's protocol
         protocol = {**protocol, "evaluate": {**protocol["evaluate"], "n_fake": n_fake}}
+    if nll_k is not None:  # likewise
+        protocol = {**protocol, "nll": {**protocol["nll"], "nll_k": nll_k}}
     model = zoo.load(run_dir / trained["checkpoint"])
     files = {}
     for name, dtype in (("float32", None), ("float16", torch.float16)):
@@ -332,14 +334,15 @@ def run_method(method: str, dataset: str, args: argparse.Namespace) -> dict[str,
             and previous.get("recipe_sha256") == base["recipe_sha256"]
             and previous.get("train", {}).get("overrides") == args.override
             and previous.get("train", {}).get("budget_minutes") == budget
-            and (args.n_fake is None or previous["protocol"].get("n_fake") == args.n_fake)):
+            and (args.n_fake is None or previous["protocol"].get("n_fake") == args.n_fake)
+            and (args.nll_k is None or previous["protocol"].get("nll", {}).get("k") == args.nll_k)):
         print(f"  done already: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
         return previous
     stage = "train"
     try:
         trained = train(method, dataset, recipe, run_dir, budget_minutes=budget, overrides=args.override)
         stage = "evaluate"
-        scored = export_and_evaluate(method, dataset, run_dir, trained, n_fake=args.n_fake)
+        scored = export_and_evaluate(method, dataset, run_dir, trained, n_fake=args.n_fake, nll_k=args.nll_k)
         from zoo.weights import sha256_of
 
         evaluation = scored["evaluation"]
@@ -705,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="extra `zoo fit` argument, repeatable (e.g. --override=--trainer.max_epochs=2); recorded")
     run.add_argument("--n-fake", type=int, default=None,
                      help="samples for FID/KID/IS/PR instead of the pinned protocol's (quick checks; recorded)")
+    run.add_argument("--nll-k", type=int, default=None,
+                     help="importance samples for nll instead of the pinned protocol's (quick checks; recorded)")
     run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
     run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")

@@ -37,7 +37,7 @@ def dir_args(dirs: dict[str, Path]) -> list[str | Path]:
 
 def test_run_export_and_render_end_to_end(tmp_path, dirs):
     args = ["run", "--dataset", "digits", "--methods", "vae", "--override=--trainer.max_epochs=2", "--n-fake", "1000",
-            "--export", *dir_args(dirs)]
+            "--nll-k", "100", "--export", *dir_args(dirs)]
     result = run(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[1/1] vae on digits" in result.stdout
@@ -54,7 +54,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert 0 < train["train_time_s"] < train["wall_s"]  # CPU time of training < the whole `zoo fit`
     protocol = record["protocol"]
     assert protocol["n_fake"] == 1000 and protocol["extractor"]["name"] == "digits_cls" and protocol["split"] == "train"
-    assert protocol["nll"]["k"] == 5000 and protocol["nll"]["n"] == 360
+    assert protocol["nll"]["k"] == 100 and protocol["nll"]["n"] == 360  # --nll-k, recorded
     metrics = record["metrics"]
     assert {"fid_digits_cls", "kid_digits_cls", "is_digits_cls", "precision_digits_cls", "recall_digits_cls",
             "nll", "nll_bpd"} <= set(metrics)
@@ -103,7 +103,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     generation, likelihood = [line for line in board.splitlines() if line.startswith("| vae |")]
     assert f"| {metrics['fid_digits_cls']:.1f} |" in generation and "| 2/2 |" in generation
     assert f"| {metrics['nll']:.1f} ± {metrics['nll_std_err']:.1f} |" in likelihood
-    assert "importance-weighted, K=5000" in likelihood
+    assert "importance-weighted, K=100" in likelihood
     assert "[`vae.digits`](" in generation and "[`vae.digits`](" in likelihood
     text = readme.read_text()
     assert text.startswith("# top\n") and text.endswith("bottom\n") and "old table" not in text

@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if zoo_error is None:
             raise
         print(f"zoo: error: {zoo_error}", file=sys.stderr)
-        return 2
+        return getattr(zoo_error, "exit_code", 2)
 
 
 def _zoo_error(err: BaseException | None) -> Exception | None:

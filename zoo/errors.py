@@ -30,3 +30,10 @@ class WeightsError(ZooError, ValueError):
 
 class CapabilityError(ZooError, ValueError):
     """A model was asked for something it cannot do (sample a translator, the likelihood of a GAN)."""
+
+
+class DivergenceError(ZooError, FloatingPointError):
+    """Training produced a non-finite loss or non-finite weights; the run stops (the CLI exits 1, not 2: the
+    input was valid, the optimisation failed) and keeps its last checkpoint with finite weights."""
+
+    exit_code = 1

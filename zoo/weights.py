@@ -2,7 +2,8 @@
 
 A weights file is a safetensors file whose tensors are the model's state dict and whose metadata holds
 what rebuilds the model: ``zoo.model`` (the registry name), ``zoo.format`` (the file format's version),
-``zoo.class_path`` (for people) and ``zoo.hparams`` (JSON). Safetensors, not pickle: loading a file runs no
+``zoo.class_path`` (for people) and ``zoo.hparams`` (JSON), and the sha256 of its tensor data
+(``zoo.tensors_sha256``), checked on every load: a file verifies itself, with or without an outside hash. Safetensors, not pickle: loading a file runs no
 code. ``zoo.load`` takes a registered name (``"vae.digits"``), a ``.safetensors`` file or a Lightning
 ``.ckpt`` (read with ``torch.load(weights_only=True)``).
 
@@ -27,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from zoo.errors import UnknownModelError, WeightsError
 from zoo.factories import class_path
-from zoo.methods.base import CHECKPOINT_KEY, FILE_FORMAT, ZooModule
+from zoo.methods.base import CHECKPOINT_KEY, FILE_FORMAT, ZooModule, non_finite_tensors
 from zoo.paths import zoo_home
 from zoo.registry import did_you_mean, filter_names, registered_classes
 
@@ -36,6 +37,7 @@ META_CLASS_PATH = "zoo.class_path"
 META_HPARAMS = "zoo.hparams"
 META_MODEL = "zoo.model"
 META_FORMAT = "zoo.format"
+META_TENSORS_SHA256 = "zoo.tensors_sha256"
 REQUIRED_META = ("dataset", "recipe", "metrics", "num_params")
 
 
@@ -81,7 +83,8 @@ class Weights:
                 if not download:
                     raise WeightsError(f"weights of {self.name!r} are not in {path}; download them from {self.url}")
                 _download(self.url, path, self.sha256)
-        verify_sha256(path, self.sha256)
+        # a shipped file cannot be downloaded again: only reinstalling restores it
+        verify_sha256(path, self.sha256, fix="reinstall zoo" if self.file is not None else None)
         return path
 
     def load(self, *, map_location: str | torch.device = "cpu") -> ZooModule:
@@ -123,13 +126,25 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_sha256(path: str | os.PathLike, expected: str) -> None:
+def verify_sha256(path: str | os.PathLike, expected: str, *, fix: str | None = None) -> None:
+    """Refuse a file whose sha256 is not ``expected``; ``fix`` says how to get the right one."""
     actual = sha256_of(path)
     if actual != expected:
         raise WeightsError(
             f"{path} has sha256 {actual}, expected {expected}: the file is corrupted, truncated or not the "
-            "published one; delete it and download it again"
+            f"published one; {fix or 'delete it and download it again'}"
         )
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's names, dtypes, shapes and bytes, in name order: what a zoo safetensors file records
+    of its tensor data, so a changed byte anywhere in them is found on load without an outside hash."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def save_safetensors(model: ZooModule, path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> str:
@@ -149,7 +164,7 @@ def save_safetensors(model: ZooModule, path: str | os.PathLike, *, dtype: torch.
     hparams = {k: v for k, v in model.hparams.items() if not k.startswith("_")}
     record = model.file_record()
     metadata = {META_CLASS_PATH: record["class_path"], META_FORMAT: str(record["format"]),
-                META_HPARAMS: json.dumps(hparams)}
+                META_HPARAMS: json.dumps(hparams), META_TENSORS_SHA256: tensors_sha256(tensors)}
     if record["model"] is not None:
         metadata[META_MODEL] = record["model"]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -180,6 +195,12 @@ def load_safetensors(
         raise WeightsError(f"{path} is not a readable safetensors file ({err}); it may be truncated") from None
     if META_CLASS_PATH not in metadata or META_HPARAMS not in metadata:
         raise WeightsError(f"{path} has no zoo metadata ({META_CLASS_PATH}, {META_HPARAMS}); save it with zoo")
+    recorded = metadata.get(META_TENSORS_SHA256)  # files of format 1 have none; their Weights entries a sha256
+    if recorded is not None and tensors_sha256(state_dict) != recorded:
+        raise WeightsError(
+            f"the tensor data of {path} do not match the sha256 recorded in the file: it was changed or corrupted "
+            "after zoo wrote it; use an intact copy (or save the model again)"
+        )
     record = {"model": metadata.get(META_MODEL), "class_path": metadata[META_CLASS_PATH],
               "format": int(metadata.get(META_FORMAT, 1))}
     return _build(record, json.loads(metadata[META_HPARAMS]), state_dict, path)
@@ -246,6 +267,12 @@ def _build(
         state_dict = cls.upgrade_state_dict(dict(state_dict), version)
     elif version > FILE_FORMAT:
         raise WeightsError(f"{source} has file format {version}, newer than this zoo's {FILE_FORMAT}; upgrade zoo")
+    bad = non_finite_tensors(state_dict)
+    if bad:
+        raise WeightsError(
+            f"{source} holds non-finite weights ({bad[0]} and {len(bad) - 1} more): it was saved from a diverged "
+            "run; load an earlier checkpoint of it"
+        )
     model = cls(**hparams)
     try:
         model.load_state_dict(state_dict, strict=True)

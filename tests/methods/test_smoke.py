@@ -35,7 +35,7 @@ def test_trains_under_bf16_mixed_precision(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=SHAPE)
     data = TensorDataset(torch.rand(64, *SHAPE), torch.zeros(64, dtype=torch.long))
-    trainer = quiet_trainer(max_steps=2, precision="bf16-mixed")
+    trainer = quiet_trainer(max_steps=2, precision="bf16-mixed", log_every_n_steps=1)
     trainer.fit(model, DataLoader(data, batch_size=32))
     losses = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/") and "loss" in k}
     assert losses, f"{name}: no train/*loss* metric logged"

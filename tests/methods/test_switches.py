@@ -46,7 +46,7 @@ def fit(model: nn.Module, *, epochs: int = 1, ckpt_path: Path | None = None):
     """Epochs of two training batches of (x, y), as datamodules yield them."""
     x = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(1))
     y = torch.zeros(16, dtype=torch.long)
-    trainer = quiet_trainer(max_epochs=epochs)
+    trainer = quiet_trainer(max_epochs=epochs, log_every_n_steps=1)  # the losses are compared
     torch.manual_seed(2)  # the noise stream: the same for every model of a comparison
     trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=8), ckpt_path=ckpt_path)
     return trainer

@@ -20,13 +20,13 @@ DDP: only global rank 0 samples and computes; the value is broadcast so every ra
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import lightning as L
 import torch
 
 from zoo.errors import ConfigError
+from zoo.paths import write_json
 
 
 class PeriodicFID(L.Callback):
@@ -112,12 +112,8 @@ class PeriodicFID(L.Callback):
         return [row for row in json.loads(path.read_text())["history"] if row["epoch"] < trainer.current_epoch]
 
     def _write_history(self, trainer: L.Trainer) -> None:
-        path = self._history_path(trainer)
-        path.parent.mkdir(parents=True, exist_ok=True)
         record = {"metric": f"fid_{self.extractor_name}", "n": self.n, "seed": self.seed, "history": self.history}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, path)  # whole or not at all
+        write_json(self._history_path(trainer), record, indent=1)  # valid JSON (a nan FID is null), whole
 
     def _fid(self, trainer: L.Trainer, pl_module: L.LightningModule) -> float:
         from zoo.metrics.sample_quality import SampleQuality

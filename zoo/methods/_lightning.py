@@ -26,6 +26,11 @@ def writes_logs_now(trainer: L.Trainer | None) -> bool:
     return bool(getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", True))
 
 
+def shows_progress(trainer: L.Trainer | None) -> bool:
+    """Whether a progress bar displays the values logged on every batch (public API, kept beside the others)."""
+    return trainer is not None and trainer.progress_bar_callback is not None
+
+
 def expect_unused_parameters(trainer: L.Trainer, why: str) -> None:
     """Turn on DDP's ``find_unused_parameters`` before the model is wrapped (call from ``setup``)."""
     strategy = trainer.strategy

@@ -195,6 +195,7 @@ class MultiPlayerModel(ZooModule):
                 continue
             with self.toggled_optimizer(optimizer):  # only this player's parameters require grad
                 terms = self.objective(name, batch, cache)
+                self.check_finite(terms["loss"], f"train/{player.log_as or name}_loss")
                 optimizer.zero_grad(set_to_none=True)
                 self.manual_backward(terms["loss"])
                 self._updating = name
@@ -233,6 +234,7 @@ class MultiPlayerModel(ZooModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------------
     def on_train_start(self) -> None:
+        super().on_train_start()
         self._batches = int(self.batches)  # after a checkpoint restore, once per fit
         for name in self.players:
             if self.period(name) < 1:

@@ -54,7 +54,7 @@ from zoo.metrics.sample_quality import (
     SAMPLE_METRICS,
     SampleQuality,
 )
-from zoo.paths import zoo_home
+from zoo.paths import write_json, zoo_home
 from zoo.registry import did_you_mean
 
 METRICS = (*SAMPLE_METRICS, "nll")
@@ -411,11 +411,9 @@ def evaluate_main(opts: argparse.Namespace) -> None:
         n_nll=opts.n_nll,
         device=opts.device,
     )
-    out = Path(opts.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(format_table(result))
-    print(f"wrote {out}")
+    print(format_table(result))  # first: a failed write must not lose the computed numbers
+    write_json(opts.out, result)
+    print(f"wrote {opts.out}")
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -96,9 +96,10 @@ class TwoPlayerGAN(MultiPlayerModel, GenerativeModel):
         return {"D(x)": torch.sigmoid(real_scores).mean(), "D(G(z))": torch.sigmoid(fake_scores).mean()}
 
     def objective(self, player: str, batch: Batch, cache: dict[str, torch.Tensor]) -> Terms:  # type: ignore[override]
-        real = to_signed(self.images(batch))
-        n = real.shape[0]
+        x = self.images(batch)
+        n = x.shape[0]
         if player == "discriminator":
+            real = to_signed(x)
             with torch.no_grad():  # G's output is a constant here: no graph through G
                 fake = self(self.randn(n, self.latent_dim))
             cache["fake"] = fake

@@ -1,0 +1,42 @@
+"""The two uses of Lightning state that is not public API (zoo/methods/_lightning.py), pinned: a Lightning
+upgrade that changes either fails here, not silently in every method."""
+from __future__ import annotations
+
+import types
+
+import lightning as L
+import torch
+from lightning.pytorch.strategies import DDPStrategy
+from torch.utils.data import DataLoader, TensorDataset
+
+from tests.conftest import quiet_trainer
+from zoo.methods._lightning import expect_unused_parameters, writes_logs_now
+
+
+def test_writes_logs_now_follows_log_every_n_steps():
+    seen = []
+
+    class Model(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def training_step(self, batch, batch_idx):
+            seen.append(writes_logs_now(self.trainer))
+            return (self.w - batch[0].mean()) ** 2
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = DataLoader(TensorDataset(torch.rand(7, 1)), batch_size=1)
+    quiet_trainer(max_epochs=1, log_every_n_steps=3).fit(Model(), data)
+    assert seen == [False, False, True, False, False, True, False]  # every 3rd batch
+    assert writes_logs_now(None)
+
+
+def test_expect_unused_parameters_sets_ddp_before_wrapping():
+    strategy = DDPStrategy()
+    expect_unused_parameters(types.SimpleNamespace(strategy=strategy), "two players")
+    assert strategy._ddp_kwargs["find_unused_parameters"] is True
+    other = types.SimpleNamespace(strategy=object())  # not DDP: nothing to do
+    expect_unused_parameters(other, "two players")
