@@ -3,9 +3,9 @@
 A weights file is a safetensors file whose tensors are the model's state dict and whose metadata holds
 what rebuilds the model: ``zoo.model`` (the registry name), ``zoo.format`` (the file format's version),
 ``zoo.class_path`` (for people) and ``zoo.hparams`` (JSON), and the sha256 of its tensor data
-(``zoo.tensors_sha256``), checked on every load: a file verifies itself, with or without an outside hash. Safetensors, not pickle: loading a file runs no
-code. ``zoo.load`` takes a registered name (``"vae.digits"``), a ``.safetensors`` file or a Lightning
-``.ckpt`` (read with ``torch.load(weights_only=True)``).
+(``zoo.tensors_sha256``), checked on every load: a file verifies itself, with or without an outside hash.
+Safetensors, not pickle: loading a file runs no code. ``zoo.load`` takes a registered name (``"vae.digits"``),
+a ``.safetensors`` file or a Lightning ``.ckpt`` (read with ``torch.load(weights_only=True)``).
 
 The class is found through the registry only, never by importing what a file names: a file that names
 anything else is refused before any import. Files of an older format are upgraded by the class's
