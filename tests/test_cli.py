@@ -258,6 +258,8 @@ def test_a_non_generative_model_trains_on_two_domains(in_tmp, capsys):
     config = in_tmp / "gap.yaml"
     config.write_text(yaml.safe_dump({
         "model": {"class_path": "tests.cli_models.DomainGap"},
+        # the recipes' grid callback stays out of the way of a model that neither samples nor reconstructs
+        "trainer": {"callbacks": [{"class_path": "zoo.callbacks.ImageGrids"}]},
         "data": {"class_path": "zoo.data.TwoDomainDataModule", "init_args": {
             "a": {"class_path": "zoo.data.DigitsDataModule", "init_args": {"batch_size": 64}},
             "b": {"class_path": "zoo.data.DigitsDataModule", "init_args": {"batch_size": 64, "size": 8, "seed": 1}},

@@ -8,14 +8,14 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torchvision.utils import make_grid, save_image
 
-from zoo.capabilities import RECONSTRUCT, capabilities_of
+from zoo.capabilities import RECONSTRUCT, SAMPLE, capabilities_of
 from zoo.errors import ConfigError
 from zoo.loggers import run_dir
 
 
 class ImageGrids(L.Callback):
-    """Every ``every_n_epochs`` epochs: ``images/samples_epoch=EEE.png`` from a fixed noise seed (the same
-    z every epoch, so progress is visible) and, for models with ``reconstruct``, ``images/
+    """Every ``every_n_epochs`` epochs, for models that sample: ``images/samples_epoch=EEE.png`` from a fixed noise
+    seed (the same z every epoch, so progress is visible) and, for models that reconstruct, ``images/
     reconstructions_epoch=EEE.png``: rows of validation images alternating with their reconstructions.
 
     Args:
@@ -37,7 +37,8 @@ class ImageGrids(L.Callback):
         self._originals: torch.Tensor | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._originals = self._first_images(trainer)
+        # held-out images only for models that reconstruct them (a two-domain batch is not one image set)
+        self._originals = self._first_images(trainer) if RECONSTRUCT in capabilities_of(pl_module) else None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch
@@ -51,9 +52,11 @@ class ImageGrids(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         was_training = pl_module.training
         pl_module.eval()
+        grids = {}
         with torch.no_grad():
-            grids = {"samples": pl_module.sample(self.n, generator=torch.Generator().manual_seed(self.seed))}
-            if self._originals is not None and RECONSTRUCT in capabilities_of(pl_module):
+            if SAMPLE in capabilities_of(pl_module):
+                grids["samples"] = pl_module.sample(self.n, generator=torch.Generator().manual_seed(self.seed))
+            if self._originals is not None:
                 x = self._originals.to(pl_module.device)
                 grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow)
         pl_module.train(was_training)
