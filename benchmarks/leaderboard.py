@@ -216,9 +216,9 @@ def train(
 def summarize_run(run_dir: Path) -> dict[str, Any]:
     """How far a finished run trained and what it kept, from its files.
 
-    The kept checkpoint is the recipe's ModelCheckpoint ``last.ckpt``; a recipe that monitors the
-    validation loss (AE, DAE, VAE) writes it only when the loss improves, so it can be older than the
-    run's last epoch. How far the run went comes from PeriodicFID's history, which every recipe writes at
+    The kept checkpoint is the recipe's ModelCheckpoint ``last.ckpt``: the run's last epoch since the recipes
+    use ``zoo.callbacks.ModelCheckpoint``; with Lightning's own, the results of the AE, DAE and VAE (whose
+    recipes monitor the validation loss) kept the best epoch, recorded as ``checkpoint_epoch``. How far the run went comes from PeriodicFID's history, which every recipe writes at
     its last epoch (and which counts CPU seconds on the same clock as CPUBudget)."""
     checkpoint = find_last_checkpoint(run_dir)
     if checkpoint is None:
@@ -696,6 +696,33 @@ def render_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_main(args: argparse.Namespace) -> int:
+    """Record a recipe edit that changes no setting of the shipped models (a callback, a comment, a new
+    spelling): each index entry and result whose recipe's sha256 differs from the recipe file now gets a
+    ``recipe_migrated`` record (from which sha256, why) and the new sha256. The weights stay; the tests check
+    that each recipe still builds the shipped model (tests/test_pretrained.py)."""
+    index_path = args.pretrained / "index.json"
+    index = read_json(index_path)
+    results = sorted(args.results.glob("*/*.json"))
+    changed = []
+    for where, record in [(index_path, e["meta"]) for e in index.values()] + [(f, read_json(f)) for f in results]:
+        if not isinstance(record, dict) or "recipe_sha256" not in record:
+            continue
+        now_sha = sha256_text(ROOT / record["recipe"])
+        if now_sha == record["recipe_sha256"]:
+            continue
+        migrations = record.get("recipe_migrated", [])
+        migrations = [migrations] if isinstance(migrations, dict) else migrations  # format of the first one
+        record["recipe_migrated"] = [*migrations, {"from_sha256": record["recipe_sha256"], "why": args.why}]
+        record["recipe_sha256"] = now_sha
+        if where != index_path:
+            write_json(where, record)
+        changed.append(f"{where.name}: {record['recipe']}")
+    write_json(index_path, index)
+    print("\n".join(changed) or "every record matches its recipe")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -713,7 +740,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
     run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")
-    for p in (run, sub_render):
+    migrate = sub.add_parser("migrate", help="record recipe edits that change no setting of the shipped models")
+    migrate.add_argument("--why", required=True, help="what changed and why no setting did (recorded)")
+    migrate.add_argument("--pretrained", type=Path, default=PRETRAINED)
+    for p in (run, sub_render, migrate):
         p.add_argument("--results", type=Path, default=RESULTS, help="result files (default benchmarks/results)")
     run.add_argument("--runs", type=Path, default=RUNS, help="training runs (default benchmarks/runs, not in git)")
     run.add_argument("--recipes", type=Path, default=ROOT / "recipes")
@@ -721,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     sub_render.add_argument("--leaderboard", type=Path, default=LEADERBOARD)
     sub_render.add_argument("--readme", type=Path, default=README, help="README whose marked section is replaced")
     args = parser.parse_args(argv)
-    return run_main(args) if args.command == "run" else render_main(args)
+    return {"run": run_main, "render": render_main, "migrate": migrate_main}[args.command](args)
 
 
 if __name__ == "__main__":

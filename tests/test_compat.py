@@ -1,7 +1,10 @@
 """Files written by the previous release (commit be7827f) keep loading: shipped weights, safetensors and
 Lightning checkpoints, from Python and from the CLI, and they reproduce the samples they gave then.
 
-tests/fixtures/be7827f/ holds tiny files written by that commit (see its make.py)."""
+tests/fixtures/be7827f/ holds tiny files written by that commit (see its make.py). Samples are compared to
+float32 rounding: another torch build's kernels round differently (measured: at most 1.2e-7 absolute, 1
+float32 ulp, between the fixtures' torch 2.15 and torch 2.14.1); a wrong weight or a changed sampler moves
+them by orders of magnitude more."""
 from __future__ import annotations
 
 import json
@@ -17,6 +20,7 @@ from tests.conftest import quiet_trainer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "be7827f"
 SAMPLES = torch.load(FIXTURES / "samples.pt", weights_only=True)
+ROUNDING = 1e-6  # float32 rounding of another torch build's kernels; see the docstring
 FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".ckpt", ".safetensors"))
 
 
@@ -28,16 +32,17 @@ def samples(model) -> torch.Tensor:
 def test_old_files_load_and_give_the_same_samples(path):
     model = zoo.load(path)
     assert not model.training
-    torch.testing.assert_close(samples(model), SAMPLES[path.stem], rtol=0, atol=0)
+    torch.testing.assert_close(samples(model), SAMPLES[path.stem], rtol=ROUNDING, atol=ROUNDING)
 
 
 @pytest.mark.parametrize("name", zoo.list_pretrained())
 def test_shipped_weights_give_the_samples_they_gave_before(name):
     expected = json.loads((FIXTURES / "pretrained_samples.json").read_text())[name]
     x = samples(zoo.load(name)).double()
-    torch.testing.assert_close(x.flatten()[:8], torch.tensor(expected["first"], dtype=torch.float64), rtol=0, atol=0)
-    torch.testing.assert_close(x.sum().item(), expected["sum"], rtol=1e-12, atol=0)
-    torch.testing.assert_close(x.pow(2).sum().item(), expected["sum_sq"], rtol=1e-12, atol=0)
+    first = torch.tensor(expected["first"], dtype=torch.float64)
+    torch.testing.assert_close(x.flatten()[:8], first, rtol=ROUNDING, atol=ROUNDING)
+    torch.testing.assert_close(x.sum().item(), expected["sum"], rtol=ROUNDING, atol=0)
+    torch.testing.assert_close(x.pow(2).sum().item(), expected["sum_sq"], rtol=ROUNDING, atol=0)
 
 
 @pytest.mark.parametrize("name", ["gan", "wgan_gp", "vae", "wgan_gp_cli"])

@@ -23,28 +23,23 @@ def no_account(monkeypatch):
     monkeypatch.setattr(zoo.loggers, "wandb_has_credentials", lambda: False)
 
 
-def test_credentials_come_from_the_environment_or_wandb_login(monkeypatch):
-    import wandb
-
+def test_credentials_come_from_the_environment_or_wandb_login(monkeypatch, tmp_path):
+    """An API key in the environment, or the netrc entry `wandb login` writes for the server's host."""
+    for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    netrc_file = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    assert not zoo.loggers.wandb_has_credentials()  # no file
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     assert zoo.loggers.wandb_has_credentials()
     monkeypatch.delenv("WANDB_API_KEY")
-    calls = []
-
-    def login(**kwargs):
-        calls.append(kwargs)
-        return False
-
-    monkeypatch.setattr(wandb, "login", login)
-    assert not zoo.loggers.wandb_has_credentials()
-    assert calls == [{"prompt": False, "verify": False}]  # never prompts, never goes online to check
-    monkeypatch.setattr(wandb, "login", lambda **kwargs: True)
+    netrc_file.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
+    netrc_file.chmod(0o600)
     assert zoo.loggers.wandb_has_credentials()
-
-    def broken(**kwargs):
-        raise RuntimeError("wandb is confused")
-
-    monkeypatch.setattr(wandb, "login", broken)
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.org")  # a key for another server does not count
+    assert not zoo.loggers.wandb_has_credentials()
+    netrc_file.write_text("machine api.wandb.ai login")  # unreadable: offline, no crash
+    monkeypatch.delenv("WANDB_BASE_URL")
     assert not zoo.loggers.wandb_has_credentials()
 
 

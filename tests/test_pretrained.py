@@ -94,7 +94,7 @@ def test_entry_record_is_complete_and_true(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_the_recipe_still_builds_the_shipped_model(name, tmp_path, monkeypatch):
     """The recipe as it is now resolves to the hyperparameters the shipped weights were trained with (upgraded
-    from the file's format): a recipe rewritten for a new format (``recipe_migrated``) changed no setting."""
+    from the file's format): each recorded recipe edit since (``recipe_migrated``) changed no setting."""
     monkeypatch.chdir(tmp_path)  # the recipe's logger and trainer are built, not run
     monkeypatch.setenv("WANDB_MODE", "disabled")
     meta = get_weights(name).meta
@@ -104,7 +104,12 @@ def test_the_recipe_still_builds_the_shipped_model(name, tmp_path, monkeypatch):
     from_recipe = {k: v for k, v in cli.model.hparams.items() if not k.startswith("_")}
     shipped = {k: v for k, v in zoo.load(name).hparams.items() if not k.startswith("_")}
     assert from_recipe == shipped
-    assert ("recipe_migrated" in meta) == (meta["recipe"].split("/")[1] in ("gan", "dcgan", "wgan", "wgan_gp"))
+    # the edits since training are recorded in order, each from the sha256 before it, and say why
+    migrations = meta.get("recipe_migrated", [])
+    chain = [m["from_sha256"] for m in migrations] + [meta["recipe_sha256"]]
+    assert len(set(chain)) == len(chain) and all(len(m["why"]) > 20 for m in migrations)
+    record = json.loads((ROOT / meta["leaderboard"]).read_text())
+    assert record["recipe_migrated"] == migrations and record["train"]["recipe_sha256"] == chain[0]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,6 +1,7 @@
 """The ``zoo`` command.
 
     zoo fit|validate|test --config recipes/<method>/<dataset>.yaml [--trainer.* ...] [--model.* ...]
+    zoo fit --resume <run folder> [--trainer.* ...]
     zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png [--interpolate --steps 8]
     zoo list [PATTERN] [--pretrained]
     zoo download <pretrained-name>
@@ -14,12 +15,15 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from lightning.pytorch.cli import (
     LightningArgumentParser,
     LightningCLI,
@@ -27,7 +31,7 @@ from lightning.pytorch.cli import (
 )
 from torchvision.utils import save_image
 
-from zoo.errors import ZooError
+from zoo.errors import ConfigError, ZooError
 from zoo.loggers import run_dir
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
@@ -58,12 +62,64 @@ class ZooCLI(LightningCLI):
         self.config = parser.parse_args(list(args))
 
 
+def resume_arguments(args: Sequence[str]) -> list[str]:
+    """``fit --resume RUN_DIR [overrides]`` as LightningCLI arguments that continue that very run: its saved
+    config, its ``checkpoints/last.ckpt`` (weights, optimizers, loops, callbacks' state with best-score
+    tracking, random generators), and its logger version, so the run folder, the logger run and the
+    checkpoint files go on where they were. Overrides after it apply on top (``--trainer.max_epochs=400``
+    extends a finished run)."""
+    args = list(args)
+    at = next(i for i, a in enumerate(args) if a == "--resume" or a.startswith("--resume="))
+    if args[at].startswith("--resume="):
+        folder, rest = args[at].split("=", 1)[1], args[at + 1:]
+    elif at + 1 < len(args):
+        folder, rest = args[at + 1], args[at + 2:]
+    else:
+        raise ConfigError("--resume needs a run folder, e.g. zoo fit --resume runs/vae/digits/zoo/<run id>")
+    run = Path(folder)
+    config, last = run / "config.yaml", run / "checkpoints" / "last.ckpt"
+    for path, what in ((config, "config.yaml"), (last, "checkpoints/last.ckpt")):
+        if not path.is_file():
+            raise ConfigError(
+                f"--resume {folder}: no {what} there; give the folder of a run `zoo fit` wrote (it holds "
+                f"config.yaml and checkpoints/), e.g. runs/vae/digits/zoo/<run id>"
+            )
+    if any(a == "--config" or a.startswith("--config=") or a == "--ckpt_path" or a.startswith("--ckpt_path=")
+           for a in args[:at] + rest):
+        raise ConfigError("--resume takes the run's own config.yaml and last.ckpt; drop --config/--ckpt_path")
+    resumed = [*args[:at], "--config", str(config), "--ckpt_path", str(last)]
+    logger = (yaml.safe_load(config.read_text()).get("trainer") or {}).get("logger")
+    if isinstance(logger, dict) and "class_path" in logger:
+        # Lightning's loggers (wandb, CSV, TensorBoard) keep a run in <save_dir>/<name>/<version> and take
+        # `version` to continue one (wandb's is its run id); from any working folder
+        resumed += [f"--trainer.logger.init_args.version={run.name}",
+                    f"--trainer.logger.init_args.save_dir={run.parent.parent}"]
+    return resumed + rest
+
+
+class _Drop(logging.Filter):
+    def __init__(self, *needles: str) -> None:
+        super().__init__()
+        self.needles = needles
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(n in record.getMessage() for n in self.needles)
+
+
+def quiet_lightning() -> None:
+    """Drop the lines of a run that are not about the run: Lightning's advertisement for its paid logger and a
+    deprecation inside Lightning's own pytree helper (neither is anything the user can act on)."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_Drop("litlogger"))
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
 def lightning_main(args: Sequence[str]) -> None:
     import zoo  # noqa: F401  registers the methods
     from zoo.methods import ZooModule
 
+    quiet_lightning()
     try:
-        ZooCLI(
+        cli = ZooCLI(
             ZooModule,
             L.LightningDataModule,
             subclass_mode_model=True,
@@ -72,6 +128,11 @@ def lightning_main(args: Sequence[str]) -> None:
             args=list(args),
             auto_configure_optimizers=False,  # methods build their optimizers from injected factories
         )
+        if args[0] == "fit" and cli.trainer.is_global_zero:
+            folder = run_dir(cli.trainer)
+            last = cli.trainer.checkpoint_callback.last_model_path if cli.trainer.checkpoint_callback else ""
+            print(f"run folder: {folder}" + (f"; last checkpoint: {last}; continue with: zoo fit --resume {folder}"
+                                            if last else ""))
     finally:
         # Close the wandb run: a second run in the same process (a notebook, a test) would otherwise be
         # logged into this one, and its run folder reused.
@@ -166,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name, what in (
-        ("fit", "train a model from a recipe: zoo fit --config recipes/vae/digits.yaml"),
+        ("fit", "train a model from a recipe: zoo fit --config recipes/vae/digits.yaml; continue an interrupted "
+                "or finished run in its own folder: zoo fit --resume RUN_DIR"),
         ("validate", "evaluate a model on the validation split (LightningCLI)"),
         ("test", "evaluate a model on the test split (LightningCLI)"),
     ):
@@ -215,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
+            if argv[0] == "fit" and any(a == "--resume" or a.startswith("--resume=") for a in argv):
+                argv = resume_arguments(argv)
             lightning_main(argv)
             return 0
         opts = build_parser().parse_args(argv)

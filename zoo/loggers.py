@@ -1,9 +1,11 @@
 """Loggers that work with no account, and the run folder every artefact of a run goes to."""
 from __future__ import annotations
 
+import netrc
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import lightning as L
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
@@ -11,15 +13,19 @@ from lightning.pytorch.utilities import rank_zero_info
 
 
 def wandb_has_credentials() -> bool:
-    """True when wandb can log online: an API key in the environment or from ``wandb login``."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        import wandb
+    """True when wandb can log online: an API key in the environment or saved by ``wandb login`` (in the
+    netrc file, for the host of ``WANDB_BASE_URL``), or an identity token file.
 
-        return bool(wandb.login(prompt=False, verify=False))  # reads netrc/settings; no network with verify=False
-    except Exception:
+    Read without importing wandb: asking ``wandb.login`` starts wandb's process-wide session, whose settings
+    then can no longer be changed, so an offline run could not be made quiet."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname
+    try:
+        auth = netrc.netrc(os.environ.get("NETRC")).authenticators(host or "")
+    except (OSError, netrc.NetrcParseError):  # no netrc file, or one wandb could not read either
         return False
+    return bool(auth and auth[2])
 
 
 class WandbLogger(_LightningWandbLogger):
@@ -45,6 +51,12 @@ class WandbLogger(_LightningWandbLogger):
         Path(save_dir).mkdir(parents=True, exist_ok=True)
         # Lightning's own `offline` flag does not reach wandb.init (which then demands a key) and sets
         # WANDB_MODE in the process environment behind wandb's back: pass `mode` to wandb.init instead.
+        if mode == "offline":
+            # Offline, wandb's banner and end-of-run summary (~35 lines) say nothing the line above and the
+            # progress bar do not; online, its output (the run's link) is kept. wandb's own switch for it is
+            # the environment variable (measured with wandb 0.31: `settings=Settings(silent=True)` given to
+            # wandb.init through Lightning still printed them); a user's WANDB_SILENT wins.
+            os.environ.setdefault("WANDB_SILENT", "true")
         super().__init__(save_dir=save_dir, project=project, mode=mode, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             del self._wandb_init["anonymous"]  # wandb warns that the setting is deprecated even when None

@@ -6,8 +6,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def zoo_home() -> Path:
@@ -27,15 +28,24 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, value: Any, *, indent: int = 2) -> None:
-    """Write ``value`` as valid JSON (non-finite numbers become null), whole or not at all: to a temporary
-    file beside ``path``, then renamed over it."""
+    """Write ``value`` as valid JSON (non-finite numbers become null), whole or not at all."""
+    text = json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode()))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write(f)`` on a temporary file beside ``path``, flush it to disk, then rename it over ``path``
+    (``os.replace`` is atomic on POSIX and Windows): ``path`` holds the old file or the whole new one, never
+    part of one, whatever happens meanwhile (a full disk, a kill)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(json_safe(value), indent=indent, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are read by others (shipped weights, runs)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

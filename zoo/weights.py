@@ -17,19 +17,19 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from zoo.errors import UnknownModelError, WeightsError
 from zoo.factories import class_path
 from zoo.methods.base import CHECKPOINT_KEY, FILE_FORMAT, ZooModule, non_finite_tensors
-from zoo.paths import zoo_home
+from zoo.paths import write_atomically, zoo_home
 from zoo.registry import did_you_mean, filter_names, registered_classes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -167,14 +167,7 @@ def save_safetensors(model: ZooModule, path: str | os.PathLike, *, dtype: torch.
                 META_HPARAMS: json.dumps(hparams), META_TENSORS_SHA256: tensors_sha256(tensors)}
     if record["model"] is not None:
         metadata[META_MODEL] = record["model"]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, lambda f: f.write(safetensors_bytes(tensors, metadata=metadata)))
     return sha256_of(path)
 
 

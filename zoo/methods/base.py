@@ -32,11 +32,11 @@ from typing import Any, ClassVar
 import lightning as L
 import numpy as np
 import torch
-from lightning.fabric.utilities.apply_func import apply_to_collection
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from zoo.capabilities import DECODE, ENCODE, RECONSTRUCT, SAMPLE
+from zoo.checkpoint_io import install_atomic_checkpoint_io
 from zoo.errors import ConfigError, DivergenceError
 from zoo.factories import Spec, check_optimizer_spec, class_path, from_spec, to_spec
 from zoo.images import ImageShape, check_images, image_shape
@@ -68,7 +68,8 @@ class ZooModule(L.LightningModule):
         default_optimizer: the paper's optimizer spec, used when ``optimizer`` is None; None for a method
             that builds several optimizers itself (see ``base_hparams``).
         channels_last: train in the channels-last (NHWC) memory format: weights and batches are converted
-            when a Trainer sets the model up (``configure_model``, ``on_after_batch_transfer``).
+            when a Trainer sets the model up (``configure_model``), batches as the objective reads them
+            (``images``).
         compile: ``torch.compile`` the nets (``compiled_nets``) in place when a Trainer sets the model up;
             the first steps are slow while it compiles (needs a C++ compiler on CPU).
     """
@@ -139,8 +140,10 @@ class ZooModule(L.LightningModule):
                 f"{type(self).__name__} reads one domain, but the batch has domains {sorted(batch)}; "
                 "train it on a one-domain datamodule (or a two-domain method on this one)"
             )
-        x = batch if isinstance(batch, torch.Tensor) else batch[0]
-        return check_images(x, self.in_shape)
+        x = check_images(batch if isinstance(batch, torch.Tensor) else batch[0], self.in_shape)
+        # Here rather than in on_after_batch_transfer: a model overriding that hook makes Lightning warn on
+        # every run that the datamodule's version is not used
+        return x.contiguous(memory_format=torch.channels_last) if self.use_channels_last else x
 
     def labels(self, batch: Batch) -> torch.Tensor:
         """The class labels y (N,) of a labelled batch ``(x, y)``, checked against ``num_classes``."""
@@ -257,10 +260,9 @@ class ZooModule(L.LightningModule):
                 net.compile()
             self._nets_compiled = True
 
-    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
-        if not self.use_channels_last:
-            return batch
-        return apply_to_collection(batch, torch.Tensor, _to_channels_last)  # tuples, lists and domain dicts
+    def setup(self, stage: str) -> None:
+        # Checkpoints of zoo models are written whole (temp file + rename): see zoo/checkpoint_io.py
+        install_atomic_checkpoint_io(self.trainer)
 
     # -- optimizers ------------------------------------------------------------------------------------
     def base_hparams(self) -> dict[str, Any]:
@@ -430,11 +432,6 @@ def init_arguments(cls: type) -> set[str]:
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break
     return names
-
-
-def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
-    """A batch of images (N, C, H, W) in the channels-last memory format; other tensors (labels) as they are."""
-    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def _plain(value: Any, name: str) -> Any:

@@ -254,6 +254,7 @@ class MultiPlayerModel(ZooModule):
             scheduler.step()
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         unused = self.find_unused_parameters
         if unused if unused is not None else len(self.players) > 1:
             expect_unused_parameters(self.trainer, f"{type(self).__name__}: each player's update leaves the "

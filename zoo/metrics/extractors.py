@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from zoo.errors import UnknownModelError, WeightsError
 from zoo.factories import class_path
 from zoo.metrics.features import ClassifierFeatures, FeatureExtractor
 from zoo.nets.classifier import Classifier
+from zoo.paths import write_atomically
 from zoo.registry import did_you_mean
 from zoo.weights import META_CLASS_PATH, META_HPARAMS, PACKAGE_DIR, Weights, sha256_of
 
@@ -155,15 +156,7 @@ def save_classifier(net: Classifier, path: str | os.PathLike, *, info: dict[str,
         META_HPARAMS: json.dumps(net.init_args),
         META_EXTRACTOR: json.dumps(info),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the file ships in the package
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, lambda f: f.write(safetensors_bytes(tensors, metadata=metadata)))
     return sha256_of(path)
 
 
