@@ -15,15 +15,21 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib
+import inspect
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import lightning as L
 import torch
 import yaml
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import (
     LightningArgumentParser,
     LightningCLI,
@@ -49,7 +55,65 @@ class SaveConfigToRunDir(SaveConfigCallback):
         self.parser.save(self.config, folder / self.config_filename, skip_none=False, overwrite=True)
 
 
+class ZooArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser that raises its errors (as jsonargparse's own nested parsers do) instead of
+    printing the usage text and a nested dump; ``lightning_main`` turns them into one line."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:  # type: ignore[override]
+        raise argparse.ArgumentError(None, message) from ex
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's multi-line error as one line: the key, what was wrong, and the given value, with a
+    suggestion for a misspelt option."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Given value type:", "Subtypes:", "Errors:",
+                                                             "- Expected a <class 'NoneType'>"))]
+    text = "; ".join(line.lstrip("- ") for line in lines)
+    text = re.sub(r"Does not validate against any of the Union subtypes; ", "", text)
+    text = re.sub(r"Problem with given class_path '([^']+)':; ", r"\1: ", text)
+    text = re.sub(r'Parser key "([^"]+)":; ', r"--\1: ", text)
+    text = re.sub(r"Expected a <class '(\w+)'>", r"expected a(n) \1", text)
+    text = re.sub(r"; Given value: (\{|NestedArg\().*", "", text)  # a dump of the whole section: no help
+    unknown = re.search(r"(?:Key|Option) '([\w.]+)' is not (?:expected|accepted)", text) or re.search(
+        r"Unrecognized arguments: --([\w.]+)", text)
+    if unknown:
+        text += did_you_mean_option(unknown.group(1))
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def did_you_mean_option(key: str) -> str:
+    """'; did you mean latent_dim?' for a misspelt init argument of a zoo model, datamodule or the Trainer."""
+    import difflib
+
+    import zoo  # noqa: F401  registers the methods
+    from zoo.methods.base import init_arguments
+    from zoo.registry import registered_classes
+
+    name = key.rsplit(".", 1)[-1]
+    known: set[str] = set(inspect.signature(L.Trainer.__init__).parameters)
+    for cls in registered_classes().values():
+        known |= init_arguments(cls)
+    for module in ("zoo.data",):
+        package = importlib.import_module(module)
+        for value in vars(package).values():
+            if isinstance(value, type) and issubclass(value, L.LightningDataModule):
+                known |= init_arguments(value)
+    close = difflib.get_close_matches(name, sorted(known - {"self"}), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 class ZooCLI(LightningCLI):
+    def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        trainer = config.get("trainer") if config is not None else None
+        if trainer is not None and trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) in (None, -1) \
+                and trainer.get("max_time") is None:
+            raise ConfigError(
+                "--trainer.max_epochs=-1 trains forever (no max_steps or max_time set); give a number of epochs, "
+                "or keep -1 with --trainer.max_time=00:01:00:00 (dd:hh:mm:ss)"
+            )
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # The data decides the image shape (and its resizing) and the number of classes; the model reads them,
         # so they cannot disagree. A model without a num_classes argument is not given one.
@@ -76,6 +140,9 @@ def resume_arguments(args: Sequence[str]) -> list[str]:
         folder, rest = args[at + 1], args[at + 2:]
     else:
         raise ConfigError("--resume needs a run folder, e.g. zoo fit --resume runs/vae/digits/zoo/<run id>")
+    if any(a == "--config" or a.startswith("--config=") or a == "--ckpt_path" or a.startswith("--ckpt_path=")
+           for a in args[:at] + rest):
+        raise ConfigError("--resume takes the run's own config.yaml and last.ckpt; drop --config/--ckpt_path")
     run = Path(folder)
     config, last = run / "config.yaml", run / "checkpoints" / "last.ckpt"
     for path, what in ((config, "config.yaml"), (last, "checkpoints/last.ckpt")):
@@ -84,9 +151,6 @@ def resume_arguments(args: Sequence[str]) -> list[str]:
                 f"--resume {folder}: no {what} there; give the folder of a run `zoo fit` wrote (it holds "
                 f"config.yaml and checkpoints/), e.g. runs/vae/digits/zoo/<run id>"
             )
-    if any(a == "--config" or a.startswith("--config=") or a == "--ckpt_path" or a.startswith("--ckpt_path=")
-           for a in args[:at] + rest):
-        raise ConfigError("--resume takes the run's own config.yaml and last.ckpt; drop --config/--ckpt_path")
     resumed = [*args[:at], "--config", str(config), "--ckpt_path", str(last)]
     logger = (yaml.safe_load(config.read_text()).get("trainer") or {}).get("logger")
     if isinstance(logger, dict) and "class_path" in logger:
@@ -113,11 +177,29 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
+def checkpoint_given(args: Sequence[str]) -> str | None:
+    """The value of ``--ckpt_path`` in a LightningCLI command line, if any."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--ckpt_path="):
+            return arg.split("=", 1)[1]
+        if arg == "--ckpt_path" and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
 def lightning_main(args: Sequence[str]) -> None:
     import zoo  # noqa: F401  registers the methods
     from zoo.methods import ZooModule
 
     quiet_lightning()
+    ckpt = checkpoint_given(args)
+    if ckpt is not None and not Path(ckpt).is_file():  # Lightning finds out after the run folder is written
+        raise ConfigError(f"--ckpt_path {ckpt}: no such file; give a .ckpt that zoo fit wrote (its checkpoints/)")
+    if ckpt is not None:
+        from zoo.weights import read_checkpoint
+
+        # read before Lightning does: a file that is no checkpoint, or one of another model, is one line here
+        ckpt_model = dict(read_checkpoint(ckpt).get("zoo", {})).get("model")
     try:
         cli = ZooCLI(
             ZooModule,
@@ -125,9 +207,16 @@ def lightning_main(args: Sequence[str]) -> None:
             subclass_mode_model=True,
             subclass_mode_data=True,
             save_config_callback=SaveConfigToRunDir,
+            parser_class=ZooArgumentParser,
             args=list(args),
             auto_configure_optimizers=False,  # methods build their optimizers from injected factories
         )
+    except argparse.ArgumentError as err:
+        hint = ""
+        if ckpt is not None and Path(ckpt).is_file():
+            hint = f"; --ckpt_path {ckpt} holds a {ckpt_model or 'model of unknown kind'}: give a recipe of that model"
+        raise ConfigError(one_line(str(err)) + hint) from None
+    else:
         if args[0] == "fit" and cli.trainer.is_global_zero:
             folder = run_dir(cli.trainer)
             last = cli.trainer.checkpoint_callback.last_model_path if cli.trainer.checkpoint_callback else ""
@@ -157,6 +246,7 @@ def sample_main(opts: argparse.Namespace) -> None:
     import zoo
     from zoo.capabilities import DECODE, SAMPLE, require
 
+    check_image_path(opts.out, "--out")  # before the model loads: a wrong name costs nothing
     model = zoo.load(opts.model)
     generator = torch.Generator().manual_seed(opts.seed)
     if opts.interpolate:
@@ -170,6 +260,18 @@ def sample_main(opts: argparse.Namespace) -> None:
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     save_image(images, opts.out, nrow=nrow)
     print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
+
+
+def check_image_path(path: str, option: str) -> None:
+    """Refuse an output file whose extension no image writer knows (PIL's), naming a few that work."""
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in Image.registered_extensions():
+        raise ConfigError(f"{option} {path}: {suffix or 'no extension'} is not an image format; use .png (or .jpg, "
+                          ".webp, .tiff)")
+    if Path(path).is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file name such as {Path(path) / 'samples.png'}")
 
 
 def list_main(opts: argparse.Namespace) -> None:
@@ -214,8 +316,15 @@ def download_main(opts: argparse.Namespace) -> None:
     print(get_weights(opts.name).path(download=True))
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's usage errors as one line that names the bad value and where the help is (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="zoo",
         description="A PyTorch Lightning model zoo of deep generative models.",
         epilog=(
@@ -240,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
     p.add_argument("--nrow", type=_positive_int, default=8, help="images per grid row (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
+    p.add_argument("--seed", type=_int, default=0, help="seed of the sampling noise (default 0)")
     p.add_argument(
         "--interpolate",
         action="store_true",
@@ -259,15 +368,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def _at_least_two(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be >= 2 (both ends of the walk), got {value}")
     return value
@@ -307,6 +423,11 @@ def _zoo_error(err: BaseException | None) -> Exception | None:
     while err is not None:
         if isinstance(err, (ZooError, FileNotFoundError)):
             return err
+        if isinstance(err, MisconfigurationException):  # Lightning's own word for a bad trainer option
+            return ConfigError(f"{err} (check the --trainer options: accelerator, devices, strategy, precision)")
+        if isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or (
+                isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EROFS)):
+            return ConfigError(f"cannot write {err.filename or 'the output'}: {err.strerror}; choose another path")
         err = err.__cause__
     return None
 

@@ -16,6 +16,11 @@ class ConfigError(ZooError, ValueError):
     """A hyperparameter or argument is out of range or inconsistent with the data."""
 
 
+class InputError(ZooError, ValueError):
+    """A tensor given to a public method breaks the contract: images are float (N, C, H, W) in [0, 1], finite;
+    codes are (N, latent_dim); counts are ints >= 1."""
+
+
 class UnknownModelError(ZooError, KeyError):
     """A model or pretrained name is not registered."""
 

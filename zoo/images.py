@@ -1,11 +1,12 @@
 """The image contract in one place: public images are float tensors in [0, 1], shape (N, C, H, W)."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, InputError
 
 ImageShape = tuple[int, int, int]
 
@@ -29,6 +30,55 @@ def check_images(x: torch.Tensor, shape: ImageShape) -> torch.Tensor:
             f"with in_shape={tuple(x.shape[1:])} or resize the data (e.g. the datamodule's size=)"
         )
     return x
+
+
+def check_image_input(x: object, shape: ImageShape, *, where: str) -> None:
+    """The public image contract, checked where a user hands images to a model (``encode``, ``elbo`` ...):
+    a float tensor (N, C, H, W) with (C, H, W) == ``shape``, finite, in [0, 1]. Raises InputError naming the
+    value given, the value expected and the fix."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{where}: expected a torch.Tensor of images {('N', *shape)}, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        fix = "divide by 255 (x.float() / 255)" if x.dtype == torch.uint8 else "convert with x.float()"
+        raise InputError(f"{where}: images must be floats in [0, 1], got dtype {x.dtype}; {fix}")
+    given = tuple(x.shape)
+    if given == shape:
+        raise InputError(f"{where}: got one image of shape {given}; add the batch dimension: x[None] or x.unsqueeze(0)")
+    if x.dim() == 2 and given[1] == shape[0] * shape[1] * shape[2]:
+        raise InputError(f"{where}: got flat images {given}; reshape them to (N, C, H, W): "
+                         f"x.view(-1, {', '.join(map(str, shape))})")
+    if x.dim() != 4 or given[1:] != shape:
+        raise InputError(f"{where}: images must have shape (N, {', '.join(map(str, shape))}), got {given}; resize "
+                         f"them, or use a model built for in_shape={given[1:] if x.dim() == 4 else '(C, H, W)'}")
+    if x.numel() == 0:
+        raise InputError(f"{where}: got an empty batch {given}; pass at least one image")
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise InputError(f"{where}: {bad} of {x.numel()} pixel values are nan or inf; images must be finite")
+    low, high = (float(v) for v in torch.aminmax(x))
+    if low < 0 or high > 1:
+        fix = ("divide 8-bit values by 255" if high > 1.5 else "map [-1, 1] images with (x + 1) / 2" if low < 0
+               else "clamp them with x.clamp(0, 1)")
+        raise InputError(f"{where}: pixel values span [{low:.4g}, {high:.4g}], outside [0, 1]; {fix}")
+
+
+def check_code_input(z: object, latent_dim: int, *, where: str) -> None:
+    """Codes handed to ``decode``: a finite float tensor (N, latent_dim)."""
+    if not isinstance(z, torch.Tensor) or not z.dtype.is_floating_point:
+        what = f"dtype {z.dtype}" if isinstance(z, torch.Tensor) else type(z).__name__
+        raise InputError(f"{where}: codes must be a float tensor (N, {latent_dim}), got {what}")
+    if z.dim() != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
+        fix = "; add the batch dimension: z[None]" if tuple(z.shape) == (latent_dim,) else ""
+        raise InputError(f"{where}: codes must have shape (N, latent_dim={latent_dim}) with N >= 1, got "
+                         f"{tuple(z.shape)}{fix}")
+    if not bool(torch.isfinite(z).all()):
+        raise InputError(f"{where}: codes hold nan or inf; they must be finite")
+
+
+def check_count(n: object, *, where: str) -> None:
+    """A number of samples: an int >= 1 (a bool or a float is refused, not truncated)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise InputError(f"{where}: n must be an int >= 1, got {n!r}")
 
 
 def to_signed(x: torch.Tensor) -> torch.Tensor:

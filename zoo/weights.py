@@ -199,14 +199,25 @@ def load_safetensors(
     return _build(record, json.loads(metadata[META_HPARAMS]), state_dict, path)
 
 
-def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> ZooModule:
-    """Rebuild a model from a Lightning checkpoint written by ``zoo fit`` (weights_only: no code runs)."""
+def read_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A Lightning checkpoint's dict (weights_only: no code runs), or a WeightsError saying what the file is not."""
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError ... for bad files
-        raise WeightsError(f"cannot read checkpoint {path}: {err}") from None
+    except FileNotFoundError:
+        raise WeightsError(f"no such file: {path}") from None
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, KeyError ... for bad files
+        raise WeightsError(
+            f"cannot read checkpoint {path}: it is not a file torch.save wrote, or it is truncated "
+            f"({type(err).__name__}: {str(err)[:80]}); give a .ckpt that zoo fit wrote"
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise WeightsError(f"{path} is not a Lightning checkpoint (no state_dict in it); write it with zoo fit")
+    return checkpoint
+
+
+def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> ZooModule:
+    """Rebuild a model from a Lightning checkpoint written by ``zoo fit`` (weights_only: no code runs)."""
+    checkpoint = read_checkpoint(path, map_location=map_location)
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     record = dict(checkpoint.get(CHECKPOINT_KEY, {}))
     record.setdefault("class_path", hparams.get("_class_path"))  # a LightningCLI run records its class there

@@ -1,5 +1,5 @@
-"""The two places where the zoo reads or changes Lightning state that is not public API, kept together so a
-Lightning upgrade breaks one module (tests/methods/test_lightning_internals.py pins both behaviours).
+"""The three places where the zoo reads or changes Lightning state that is not public API, kept together so a
+Lightning upgrade breaks one module (tests/methods/test_lightning_internals.py pins each behaviour).
 
 - :func:`writes_logs_now`: whether Lightning writes step metrics after this training batch. Extra training
   diagnostics are logged only then: each ``self.log`` costs about a millisecond on CPU (Lightning moves its
@@ -10,6 +10,8 @@ Lightning upgrade breaks one module (tests/methods/test_lightning_internals.py p
   graph (a player's update never reaches the other players' nets). Lightning's documented remedy is the
   strategy string ``ddp_find_unused_parameters_true``; a method whose declaration implies it sets it here,
   so the same recipe runs with ``strategy=ddp``.
+- :func:`inside_step`: whether a public method was called from a training/validation step (its input
+  checks are skipped there) or by a user.
 """
 from __future__ import annotations
 
@@ -37,3 +39,14 @@ def expect_unused_parameters(trainer: L.Trainer, why: str) -> None:
     if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters", False):
         strategy._ddp_kwargs["find_unused_parameters"] = True
         rank_zero_info(f"DDP: find_unused_parameters=True ({why})")
+
+
+#: Lightning's step hooks; inside them the engine has already checked the batch.
+STEP_HOOKS = ("training_step", "validation_step", "test_step", "predict_step")
+
+
+def inside_step(module: L.LightningModule) -> bool:
+    """True while Lightning runs one of ``module``'s steps: public methods it calls from there skip their
+    input checks (the batch was checked once; a check is a device sync per call on a GPU). Reads
+    ``_current_fx_name``, which Lightning sets around every hook it calls and restores after."""
+    return getattr(module, "_current_fx_name", None) in STEP_HOOKS

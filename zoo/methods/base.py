@@ -24,9 +24,10 @@ without it and back. ``benchmarks/speed.py --channels-last --compile`` measures 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import lightning as L
@@ -39,8 +40,15 @@ from zoo.capabilities import DECODE, ENCODE, RECONSTRUCT, SAMPLE
 from zoo.checkpoint_io import install_atomic_checkpoint_io
 from zoo.errors import ConfigError, DivergenceError
 from zoo.factories import Spec, check_optimizer_spec, class_path, from_spec, to_spec
-from zoo.images import ImageShape, check_images, image_shape
-from zoo.methods._lightning import shows_progress, writes_logs_now
+from zoo.images import (
+    ImageShape,
+    check_code_input,
+    check_count,
+    check_image_input,
+    check_images,
+    image_shape,
+)
+from zoo.methods._lightning import inside_step, shows_progress, writes_logs_now
 from zoo.nets import MLP_NETS, DecoderFactory, EncoderFactory
 from zoo.registry import Paper, name_of_class
 
@@ -54,6 +62,31 @@ CHECKPOINT_KEY = "zoo"
 #: Version of the file format (hyperparameter names, state-dict keys) this code writes; see ``upgrade_*``.
 #: 1: be7827f and before (no version recorded). 2: the players engine (``optimizers`` dicts, per-player steps).
 FILE_FORMAT = 2
+
+
+#: The public methods whose first argument is checked against the contract (zoo/images.py), and its kind.
+CHECKED_INPUTS = {"encode": "images", "reconstruct": "images", "elbo": "images", "log_likelihood": "images",
+                  "decode": "codes", "sample": "count"}
+
+
+def _checked(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
+    name = list(inspect.signature(method).parameters)[1]  # the argument after self
+
+    @functools.wraps(method)
+    def checked(self: ZooModule, *args: Any, **kwargs: Any) -> Any:
+        first = args[0] if args else kwargs.get(name)
+        if not inside_step(self):  # the step's batch was checked once, by images()
+            where = f"{type(self).__name__}.{method.__name__}"
+            if kind == "images":
+                check_image_input(first, self.in_shape, where=where)
+            elif kind == "codes":
+                check_code_input(first, self.latent_dim, where=where)
+            else:
+                check_count(first, where=where)
+        return method(self, *args, **kwargs)
+
+    checked.__zoo_checked__ = True  # type: ignore[attr-defined]
+    return checked
 
 
 class ZooModule(L.LightningModule):
@@ -82,6 +115,15 @@ class ZooModule(L.LightningModule):
     paper: ClassVar[Paper | None] = None
     #: the family base it stands on: "autoencoders", "vae", "gan", ...
     family: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every method a class defines under a public contract name gets its input checked at the boundary,
+        # so a method file writes the math only (and a subclass cannot forget the check).
+        super().__init_subclass__(**kwargs)
+        for name, kind in CHECKED_INPUTS.items():
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__zoo_checked__", False):
+                setattr(cls, name, _checked(method, kind))
 
     def __init__(
         self,

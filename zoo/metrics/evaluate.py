@@ -205,6 +205,12 @@ def evaluate(
     for name, value in (("n_real", n_real), ("n_nll", n_nll)):
         if value is not None and value < 2:
             raise ConfigError(f"{name} must be >= 2 (or omitted for the whole split), got {value}")
+    covariance = [m for m in names if m in ("fid", "kid", "pr")]
+    if covariance and n_fake < 2:  # a covariance, a kernel mean over pairs, nearest neighbours: two at least
+        raise ConfigError(f"--n-fake {n_fake} is too few for {', '.join(covariance)}: they need >= 2 samples "
+                          "(the protocol uses 10000)")
+    if kid_subset_size is not None and kid_subset_size < 2:
+        raise ConfigError(f"--kid-subset-size must be >= 2 (KID averages over pairs), got {kid_subset_size}")
     device_ = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = zoo.load(model_ref).to(device_).eval()
     sample_metrics = [m for m in names if m in SAMPLE_METRICS]
@@ -412,7 +418,11 @@ def evaluate_main(opts: argparse.Namespace) -> None:
         device=opts.device,
     )
     print(format_table(result))  # first: a failed write must not lose the computed numbers
-    write_json(opts.out, result)
+    try:
+        write_json(opts.out, result)
+    except OSError as err:
+        raise ConfigError(f"the metrics are printed above, but --out {opts.out} cannot be written ({err.strerror}); "
+                          "rerun with another --out") from None
     print(f"wrote {opts.out}")
 
 
