@@ -72,3 +72,24 @@ def test_two_ddp_ranks_log_the_same_fid(tmp_path):
     values = torch.load(out)
     assert values.shape == (2,) and torch.isfinite(values).all() and values[0] > 0
     torch.testing.assert_close(values[1], values[0], rtol=0, atol=0)
+
+
+def test_image_grids_keep_at_most_max_files_spanning_the_run(tmp_path):
+    """120 epochs with a grid every epoch and max_files=10: at most 10 PNGs, the last epoch kept, the rest
+    spread over the run (no gap over 16 epochs), not the 10 latest."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import zoo
+    from zoo.callbacks import ImageGrids
+
+    model = zoo.create_model("gan", in_shape=(1, 8, 8), latent_dim=2,
+                             generator={"class_path": "zoo.nets.MLPDecoder", "init_args": {"hidden": [4]}},
+                             discriminator={"class_path": "zoo.nets.MLPEncoder", "init_args": {"hidden": [4]}})
+    trainer = L.Trainer(max_epochs=120, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=0,
+                        callbacks=[ImageGrids(n=4, every_n_epochs=1, max_files=10)])
+    trainer.fit(model, DataLoader(TensorDataset(torch.rand(4, 1, 8, 8)), batch_size=4))
+    epochs = sorted(int(p.stem.split("=")[1]) for p in (tmp_path / "images").glob("samples_epoch=*.png"))
+    assert len(epochs) <= 10 and epochs[-1] == 119 and epochs[0] <= 15
+    assert max(b - a for a, b in zip(epochs, epochs[1:])) <= 16

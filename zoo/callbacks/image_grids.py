@@ -1,6 +1,7 @@
 """Sample and reconstruction grids, written as PNG to the run folder and sent to the logger each epoch."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import lightning as L
@@ -25,14 +26,21 @@ class ImageGrids(L.Callback):
         seed: seed of the sample noise.
         min_side: images smaller than this (8x8 digits) are enlarged by an integer factor, nearest
             neighbour, so the PNG is readable; the pixels themselves are unchanged.
+        max_files: at most this many PNGs per run (over all kinds; None: no cap). Past it, the period of
+            the kept grids doubles (every 2nd, 4th ... grid stays), so what stays spans the whole run evenly;
+            the latest is always kept (a 300-epoch run with a grid every epoch wrote 600 files).
     """
 
     def __init__(
-        self, *, n: int = 64, nrow: int = 8, every_n_epochs: int = 1, seed: int = 0, min_side: int = 32
+        self, *, n: int = 64, nrow: int = 8, every_n_epochs: int = 1, seed: int = 0, min_side: int = 32,
+        max_files: int | None = 50,
     ) -> None:
         for name, value in (("n", n), ("nrow", nrow), ("every_n_epochs", every_n_epochs), ("min_side", min_side)):
             if value < 1:
                 raise ConfigError(f"ImageGrids {name} must be >= 1, got {value}")
+        if max_files is not None and max_files < 4:
+            raise ConfigError(f"ImageGrids max_files must be >= 4 (or null for no cap), got {max_files}")
+        self.max_files = max_files
         self.n, self.nrow, self.every_n_epochs, self.seed, self.min_side = n, nrow, every_n_epochs, seed, min_side
         self._originals: torch.Tensor | None = None
 
@@ -69,6 +77,8 @@ class ImageGrids(L.Callback):
             path = folder / f"{key}_epoch={epoch:03d}.png"
             save_image(grid, path)
             _log_image(trainer, key, grid, path)
+            if self.max_files is not None:
+                _thin(folder.glob(f"{key}_epoch=*.png"), self.every_n_epochs, keep=max(2, self.max_files // len(grids)))
 
     def _first_images(self, trainer: L.Trainer) -> torch.Tensor | None:
         """The first ``n`` validation images (training ones if there is no validation set), kept fixed."""
@@ -89,6 +99,18 @@ class ImageGrids(L.Callback):
             if images:
                 return torch.cat(images)[: self.n]
         return None
+
+
+def _thin(paths: Iterable[Path], every: int, keep: int) -> None:
+    """Keep the grids of epochs e with (e + 1) a multiple of the smallest period every * 2**k that leaves at
+    most ``keep`` of them (the latest always stays); delete the others."""
+    by_epoch = {int(p.stem.rsplit("=", 1)[1]): p for p in paths}
+    latest, period = max(by_epoch, default=0), every
+    while len([e for e in by_epoch if (e + 1) % period == 0 or e == latest]) > keep:
+        period *= 2
+    for epoch, path in by_epoch.items():
+        if (epoch + 1) % period and epoch != latest:
+            path.unlink(missing_ok=True)
 
 
 def _interleave_rows(x: torch.Tensor, x_hat: torch.Tensor, nrow: int) -> torch.Tensor:
