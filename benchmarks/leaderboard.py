@@ -181,6 +181,9 @@ def train(
         # the budget in CPU time of the training process, not wall-clock: neighbours on a shared machine
         # do not change how far a method trains (zoo/callbacks/budget.py)
         "--trainer.callbacks+=zoo.callbacks.CPUBudget", f"--trainer.callbacks.minutes={budget_minutes:g}",
+        # torch's own thread count, as every row on the board was trained; CPUBudget's contention-robust
+        # default (one thread) changes how far a budget goes, so it waits for the full rerun (issue 19)
+        "--trainer.callbacks.threads=null",
         *overrides,
     ]
     if resume:
@@ -260,7 +263,8 @@ def export_and_evaluate(
     """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
     parameter count and the model."""
     import zoo
-    from zoo.capabilities import LIKELIHOOD, capabilities_of
+    from zoo.capabilities import CONDITIONAL, LIKELIHOOD, capabilities_of
+    from zoo.metrics.conditional import evaluate_conditional
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors
 
@@ -293,6 +297,13 @@ def export_and_evaluate(
         nll = evaluate(str(files[kept]), data=dataset, metrics="nll", seed=protocol["evaluate"]["seed"], **nll_args)
         result["metrics"].update(nll["metrics"])
         result["protocol"]["nll"] = nll["protocol"]["nll"]
+    if CONDITIONAL in capabilities_of(model):  # the domain classifier's accuracy on samples of each class
+        n_per_class = protocol["evaluate"]["n_fake"] // model.num_classes
+        print(f"  evaluate: conditional accuracy, {n_per_class} samples per class, on the {kept} weights")
+        conditional = evaluate_conditional(zoo.load(files[kept]), data=dataset, n_per_class=n_per_class,
+                                           seed=protocol["evaluate"]["seed"])
+        result["metrics"].update(conditional["metrics"])
+        result["protocol"].update(conditional["protocol"])
     return {
         "file": files[kept],
         "dtype": kept,
@@ -307,8 +318,15 @@ def export_and_evaluate(
 def sample_grid(model: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 0) -> None:
     from torchvision.utils import make_grid, save_image
 
+    from zoo.capabilities import CONDITIONAL, capabilities_of
+
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        images = model.sample(n, generator=torch.Generator().manual_seed(seed)).float().cpu()
+        if CONDITIONAL in capabilities_of(model):  # one row of 8 per class
+            y = torch.arange(model.num_classes).repeat_interleave(8)
+            images = model.sample(len(y), y=y, generator=generator).float().cpu()
+        else:
+            images = model.sample(n, generator=generator).float().cpu()
     scale = max(1, 32 // images.shape[-1])  # 8x8 digits enlarged (nearest) so the grid is legible
     if scale > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
@@ -413,7 +431,8 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "dtype": record["weights"]["dtype"],
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
-                                                  "is", "pr", "nll", "commit") if k in protocol},
+                                                  "is", "pr", "nll", "conditional_accuracy", "commit")
+                         if k in protocol},
             "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
                                                       "train_time_s", "budget_minutes")},
             "hardware": record["hardware"]["cpu"],
