@@ -181,9 +181,6 @@ def train(
         # the budget in CPU time of the training process, not wall-clock: neighbours on a shared machine
         # do not change how far a method trains (zoo/callbacks/budget.py)
         "--trainer.callbacks+=zoo.callbacks.CPUBudget", f"--trainer.callbacks.minutes={budget_minutes:g}",
-        # torch's own thread count, as every row on the board was trained; CPUBudget's contention-robust
-        # default (one thread) changes how far a budget goes, so it waits for the full rerun (issue 19)
-        "--trainer.callbacks.threads=null",
         *overrides,
     ]
     if resume:
@@ -247,6 +244,9 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         # CPUBudget stops a run only by setting should_stop; nothing else in the recipes ends one early
         "stopped_by": "budget" if epochs < max_epochs or budget["exhausted"] else "max_epochs",
         "train_time_s": train_time,  # CPU seconds of the training process, validation and periodic FID included
+        # torch threads of the training process (CPUBudget's, 1 by default: contention-robust); older runs
+        # did not record it
+        "threads": budget.get("threads"),
     }
 
 

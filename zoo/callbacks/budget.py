@@ -78,7 +78,9 @@ class CPUBudget(L.Callback):
         trainer.should_stop = trainer.should_stop or stop
 
     def state_dict(self) -> dict[str, Any]:
-        return {"used_s": self.used_s, "minutes": self.minutes, "exhausted": self.exhausted}
+        # the thread count training ran on: how far a budget goes depends on it (recorded, e.g. by the leaderboard)
+        threads = self.threads if self.threads is not None else torch.get_num_threads()
+        return {"used_s": self.used_s, "minutes": self.minutes, "exhausted": self.exhausted, "threads": threads}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._offset = float(state_dict.get("used_s", 0.0))
