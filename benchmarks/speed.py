@@ -96,6 +96,7 @@ from zoo.losses import (
 )
 from zoo.methods import VAE, Autoencoder, GenerativeModel, TwoPlayerGAN
 from zoo.methods.autoencoders.dae import corrupt
+from zoo.capabilities import CONDITIONAL
 from zoo.registry import model_info
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,7 +297,9 @@ def hand_two_player_gan(model: nn.Module, device: torch.device, update: Updater)
 
 
 def hand_loop(cls: type) -> Callable[[nn.Module, torch.device, Updater], tuple[nn.Module, Step]] | None:
-    """The hand loop of a method class's engine shape, or None."""
+    """The hand loop of a method class's engine shape, or None (conditional models: no hand loop written yet)."""
+    if CONDITIONAL in cls.capabilities:
+        return None
     if issubclass(cls, VAE):
         return hand_vae
     if issubclass(cls, Autoencoder):

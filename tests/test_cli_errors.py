@@ -50,6 +50,8 @@ CASES = {
     "sample out txt": (["sample", "vae.digits", "--out", "x.txt"], ["--out x.txt", ".txt is not an image format"]),
     "sample out folder": (["sample", "vae.digits", "--out", "folder"], ["no extension"]),
     "sample out unwritable": (["sample", "vae.digits", "--out", "text.ckpt/x.png"], ["cannot write", "text.ckpt"]),
+    "sample class out of range": (["sample", "cgan.digits", "--class", "12"], ["label 12", "0..9"]),
+    "sample class unconditional": (["sample", "vae.digits", "--class", "1"], ["(--class)", "models that can: cgan"]),
     "sample bad flag": (["sample", "vae.digits", "--bogus"], ["unrecognized arguments: --bogus"]),
     # zoo list, download, the command itself
     "list bad flag": (["list", "--nosuchflag"], ["--nosuchflag"]),
@@ -81,6 +83,11 @@ def files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    return prepare(tmp_path)
+
+
+def prepare(tmp_path):
+    """The files the cases name, in ``tmp_path`` (benchmarks/reliability.py runs the cases too)."""
     (tmp_path / "broken.yaml").write_text("model: [unclosed\n")
     (tmp_path / "text.ckpt").write_text("not a checkpoint")
     (tmp_path / "folder").mkdir()

@@ -35,7 +35,8 @@ def test_old_files_load_and_give_the_same_samples(path):
     torch.testing.assert_close(samples(model), SAMPLES[path.stem], rtol=ROUNDING, atol=ROUNDING)
 
 
-@pytest.mark.parametrize("name", zoo.list_pretrained())
+# the weights that release shipped (weights added since have no samples of then to compare with)
+@pytest.mark.parametrize("name", sorted(json.loads((FIXTURES / "pretrained_samples.json").read_text())))
 def test_shipped_weights_give_the_samples_they_gave_before(name):
     expected = json.loads((FIXTURES / "pretrained_samples.json").read_text())[name]
     x = samples(zoo.load(name)).double()

@@ -244,7 +244,7 @@ def close_process_group() -> None:
 
 def sample_main(opts: argparse.Namespace) -> None:
     import zoo
-    from zoo.capabilities import DECODE, SAMPLE, require
+    from zoo.capabilities import CONDITIONAL, DECODE, SAMPLE, require
 
     check_image_path(opts.out, "--out")  # before the model loads: a wrong name costs nothing
     model = zoo.load(opts.model)
@@ -256,7 +256,12 @@ def sample_main(opts: argparse.Namespace) -> None:
         images, nrow, what = interpolation_grid(model, opts.n, opts.steps, generator=generator), opts.steps, "walks"
     else:
         require(model, SAMPLE, to="sample", name=opts.model)
-        images, nrow, what = model.sample(opts.n, generator=generator), opts.nrow, "samples"
+        if opts.label is not None:
+            require(model, CONDITIONAL, to="sample a given class (--class)", name=opts.model)
+            images = model.sample(opts.n, y=opts.label, generator=generator)
+        else:
+            images = model.sample(opts.n, generator=generator)
+        nrow, what = opts.nrow, "samples" if opts.label is None else f"samples of class {opts.label}"
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     save_image(images, opts.out, nrow=nrow)
     print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
@@ -350,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
     p.add_argument("--nrow", type=_positive_int, default=8, help="images per grid row (default 8)")
     p.add_argument("--seed", type=_int, default=0, help="seed of the sampling noise (default 0)")
+    p.add_argument("--class", dest="label", type=_int, default=None,
+                   help="conditional models: the class to sample (default: random classes)")
     p.add_argument(
         "--interpolate",
         action="store_true",

@@ -9,14 +9,15 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torchvision.utils import make_grid, save_image
 
-from zoo.capabilities import RECONSTRUCT, SAMPLE, capabilities_of
+from zoo.capabilities import CONDITIONAL, RECONSTRUCT, SAMPLE, capabilities_of
 from zoo.errors import ConfigError
 from zoo.loggers import run_dir
 
 
 class ImageGrids(L.Callback):
     """Every ``every_n_epochs`` epochs, for models that sample: ``images/samples_epoch=EEE.png`` from a fixed noise
-    seed (the same z every epoch, so progress is visible) and, for models that reconstruct, ``images/
+    seed (the same z every epoch, so progress is visible; for conditional models one row of ``nrow`` per class)
+    and, for models that reconstruct, ``images/
     reconstructions_epoch=EEE.png``: rows of validation images alternating with their reconstructions.
 
     Args:
@@ -62,8 +63,13 @@ class ImageGrids(L.Callback):
         pl_module.eval()
         grids = {}
         with torch.no_grad():
-            if SAMPLE in capabilities_of(pl_module):
-                grids["samples"] = pl_module.sample(self.n, generator=torch.Generator().manual_seed(self.seed))
+            generator = torch.Generator().manual_seed(self.seed)
+            if SAMPLE in capabilities_of(pl_module) and CONDITIONAL in capabilities_of(pl_module):
+                # one row per class: nrow samples of class 0, then of class 1, ...
+                y = torch.arange(pl_module.num_classes).repeat_interleave(self.nrow)
+                grids["samples"] = pl_module.sample(len(y), y=y, generator=generator)
+            elif SAMPLE in capabilities_of(pl_module):
+                grids["samples"] = pl_module.sample(self.n, generator=generator)
             if self._originals is not None:
                 x = self._originals.to(pl_module.device)
                 grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow)

@@ -2,12 +2,14 @@
 
 Bases: ``ZooModule`` (anything ``zoo fit`` trains) -> ``GenerativeModel`` (``sample``) ->
 ``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE); ``MultiPlayerModel`` (the players engine,
-zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP).
+zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP,
+cGAN).
 """
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
 from zoo.methods.base import GenerativeModel, LatentVariableModel, ZooModule
 from zoo.methods.gan.base import TwoPlayerGAN
+from zoo.methods.gan.cgan import ConditionalGAN
 from zoo.methods.gan.dcgan import DCGAN
 from zoo.methods.gan.gan import GAN
 from zoo.methods.gan.wgan import WGAN
@@ -17,6 +19,7 @@ from zoo.methods.vae.vae import VAE
 
 __all__ = [
     "DCGAN",
+    "ConditionalGAN",
     "GAN",
     "VAE",
     "WGAN",

@@ -5,11 +5,16 @@ Two factory shapes, so a method can size the nets it is given (see zoo/factories
 - an *encoder* is built as ``Encoder(in_shape, out_features, **options)``: images (N, C, H, W) -> (N, out_features);
 - a *decoder* is built as ``Decoder(in_features, out_shape, **options)``: (N, in_features) -> (N, *out_shape),
   unbounded values (logits or means); the method maps them to [0, 1].
+
+Class-conditional nets (zoo/nets/conditional.py) are built with the number of classes after the sizes
+(``G(in_features, out_shape, num_classes)``, ``D(in_shape, out_features, num_classes, conditioning)``) and take
+the labels y (N,) as a second input: ``G(z, y)``, ``D(x, y)``.
 """
 from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from zoo.nets.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
@@ -30,6 +35,8 @@ CONV_NETS = {
 __all__ = [
     "CONV_NETS",
     "MLP_NETS",
+    "ConditionalDCGANDiscriminator",
+    "ConditionalDCGANGenerator",
     "ConvDecoder",
     "ConvEncoder",
     "DCGANDiscriminator",

@@ -19,6 +19,9 @@ diff between two GANs is only the method.
 - **Mixed precision.** A gradient penalty's ``autograd.grad`` is scaled by the trainer's grad scaler under
   16-mixed (``loss_scale``; see ``zoo.losses.gradient_penalty``); under bf16-mixed none is needed.
 - **Validation** scores D on held-out real images and on samples, and G on the same samples.
+- **Conditioning.** ``condition(batch)`` says what G and D are conditioned on: nothing here, the labels y in
+  the conditional GAN (zoo/methods/gan/cgan.py), whose nets then take ``(z, y)`` and ``(x, y)``; the
+  objective passes it to both, so a conditional GAN writes no loop of its own.
 """
 from __future__ import annotations
 
@@ -71,12 +74,22 @@ class TwoPlayerGAN(MultiPlayerModel, GenerativeModel):
         if n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {n_critic}")
         self.latent_dim, self.n_critic = latent_dim, n_critic
-        self.generator = self.make_net("generator", generator)(latent_dim, self.in_shape)
-        self.discriminator = self.make_net("discriminator", discriminator)(self.in_shape, 1)
+        self.build_nets(generator, discriminator)
         self.build_ema()
         self.save_plain_hyperparameters(generator=generator, discriminator=discriminator)
 
+    def build_nets(self, generator: DecoderFactory | None, discriminator: EncoderFactory | None) -> None:
+        """``self.generator`` (latent_dim -> images) and ``self.discriminator`` (images -> 1 score) from the
+        recipe's factories, else the paper's (a conditional GAN also gives them the number of classes)."""
+        self.generator = self.make_net("generator", generator)(self.latent_dim, self.in_shape)
+        self.discriminator = self.make_net("discriminator", discriminator)(self.in_shape, 1)
+
     # -- the objective: what a method defines ------------------------------------------------------------
+    def condition(self, batch: Batch) -> torch.Tensor | None:
+        """What G and D are conditioned on in ``batch``: None (unconditional); a conditional GAN returns the
+        labels y (N,)."""
+        return None
+
     def discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         """Per-sample loss (N,) the discriminator minimises, from its scores on real and generated images."""
         raise NotImplementedError
@@ -96,14 +109,14 @@ class TwoPlayerGAN(MultiPlayerModel, GenerativeModel):
         return {"D(x)": torch.sigmoid(real_scores).mean(), "D(G(z))": torch.sigmoid(fake_scores).mean()}
 
     def objective(self, player: str, batch: Batch, cache: dict[str, torch.Tensor]) -> Terms:  # type: ignore[override]
-        x = self.images(batch)
+        x, y = self.images(batch), self.condition(batch)
         n = x.shape[0]
         if player == "discriminator":
             real = to_signed(x)
             with torch.no_grad():  # G's output is a constant here: no graph through G
-                fake = self(self.randn(n, self.latent_dim))
+                fake = self(self.randn(n, self.latent_dim), y)
             cache["fake"] = fake
-            real_scores, fake_scores = self.scores(real), self.scores(fake)
+            real_scores, fake_scores = self.scores(real, y), self.scores(fake, y)
             loss = self.discriminator_loss(real_scores, fake_scores).mean()
             terms: Terms = {}
             if torch.is_grad_enabled():
@@ -116,22 +129,25 @@ class TwoPlayerGAN(MultiPlayerModel, GenerativeModel):
                     terms.update(self.score_metrics(real_scores, fake_scores))
             return {"loss": loss, **terms}
         # Training draws fresh noise with a graph through G; validation scores G on the samples D just saw.
-        fake = self(self.randn(n, self.latent_dim)) if self.training else cache["fake"]
-        return {"loss": self.generator_loss(self.scores(fake)).mean()}
+        fake = self(self.randn(n, self.latent_dim), y) if self.training else cache["fake"]
+        return {"loss": self.generator_loss(self.scores(fake, y)).mean()}
 
     # -- the model -----------------------------------------------------------------------------------
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """G(z) in [-1, 1], (N, C, H, W), with the training generator (not the EMA)."""
-        return torch.tanh(self.generator(z))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (G(z | y) for a conditional GAN) in [-1, 1], (N, C, H, W), with the training generator (not the
+        EMA)."""
+        return torch.tanh(conditioned(self.generator, z, y))
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """D(x) as one score per image, (N,); x in [-1, 1]."""
-        return self.discriminator(x).view(x.shape[0])
+    def scores(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """D(x) (D(x | y) for a conditional GAN) as one score per image, (N,); x in [-1, 1]."""
+        return conditioned(self.discriminator, x, y).view(x.shape[0])
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images G(z) in [0, 1], (N, C, H, W), from codes z (N, latent_dim); the EMA generator when enabled."""
-        return to_unit(torch.tanh(self.sampling_net("generator")(z.to(self.device, self.dtype))).float())
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images G(z) (G(z | y)) in [0, 1], (N, C, H, W), from codes z (N, latent_dim) and, for a conditional
+        GAN, labels y (N,); the EMA generator when enabled."""
+        z, y = z.to(self.device, self.dtype), y.to(self.device) if y is not None else None
+        return to_unit(torch.tanh(conditioned(self.sampling_net("generator"), z, y)).float())
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -157,3 +173,8 @@ class TwoPlayerGAN(MultiPlayerModel, GenerativeModel):
             state_dict["batches"] = critic_steps.clone()
             state_dict["discriminator_steps"] = critic_steps
         return state_dict
+
+
+def conditioned(net: torch.nn.Module, inputs: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """``net(inputs)``, or ``net(inputs, y)`` for a conditional net given labels."""
+    return net(inputs) if y is None else net(inputs, y)
