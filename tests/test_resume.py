@@ -17,7 +17,7 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 import zoo
-from zoo.cli import main
+from zoo.cli import resume_arguments
 from tests.conftest import quiet_trainer
 from zoo.data import DigitsDataModule
 
@@ -64,6 +64,7 @@ def zoo_fit(args: list[str], cwd, kill_at: int | None = None) -> subprocess.Comp
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # three `zoo fit` processes, ~40 s; the default suite has the in-process resumes above
 def test_zoo_fit_resume_after_kill_9_is_bit_identical(tmp_path):
     """`kill -9` at a random step of a run that monitors the validation loss, then `zoo fit --resume RUN_DIR`:
     the run continues in its own folder (same logger version, best-score tracking kept) from its latest epoch,
@@ -84,10 +85,10 @@ def test_zoo_fit_resume_after_kill_9_is_bit_identical(tmp_path):
     }
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "tests").symlink_to(Path(__file__).resolve().parent)  # the KillAt callback, importable from cwd
-    with pytest.MonkeyPatch.context() as patch:  # the uninterrupted run in this process: one start-up less
-        patch.chdir(tmp_path)
-        patch.syspath_prepend(str(tmp_path))
-        assert main(["fit", "--config", "run.yaml", "--trainer.logger.init_args.name=whole"]) == 0
+    # all three runs as subprocesses: in this process, state left by earlier tests (thread counts, flags)
+    # changed the float rounding of the uninterrupted run (measured in the full suite)
+    whole = zoo_fit(["--config", "run.yaml", "--trainer.logger.init_args.name=whole"], tmp_path)
+    assert whole.returncode == 0, whole.stderr[-2000:]
     kill_at = random.Random(0).randint(7, 18)  # inside epoch 2 to 4 (5 steps each)
     killed = zoo_fit(["--config", "run.yaml", "--trainer.logger.init_args.name=killed"], tmp_path, kill_at=kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -108,3 +109,17 @@ def test_zoo_fit_resume_after_kill_9_is_bit_identical(tmp_path):
     best = [v for k, v in got["callbacks"].items() if k.startswith("ModelCheckpoint")][0]
     best_whole = [v for k, v in expected["callbacks"].items() if k.startswith("ModelCheckpoint")][0]
     torch.testing.assert_close(best["best_model_score"], best_whole["best_model_score"], rtol=0, atol=0)
+
+
+def test_resume_arguments_continue_the_run_in_its_folder(tmp_path):
+    """`zoo fit --resume RUN_DIR ...`: the run's config and last.ckpt, its logger version and save_dir (so the
+    same folder and logger run go on from any working folder), then the user's overrides."""
+    run = tmp_path / "logs" / "name" / "version_3"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"trainer": {"logger": {"class_path": "x.CSVLogger"}}}))
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    args = resume_arguments(["fit", "--resume", str(run), "--trainer.max_epochs=9"])
+    assert args == ["fit", "--config", str(run / "config.yaml"), "--ckpt_path", str(run / "checkpoints" / "last.ckpt"),
+                    "--trainer.logger.init_args.version=version_3",
+                    f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}", "--trainer.max_epochs=9"]
+    assert resume_arguments(["fit", f"--resume={run}"])[:3] == ["fit", "--config", str(run / "config.yaml")]
