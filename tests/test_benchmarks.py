@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = ROOT / "benchmarks" / "speed.py"
 #: every registered method with a Fashion-MNIST recipe and a hand loop for its engine shape
@@ -75,6 +77,7 @@ def test_speed_quick_writes_a_complete_record(tmp_path: Path):
     assert record["git_commit"] is None or len(record["git_commit"]) == 40
 
 
+@pytest.mark.slow  # a subprocess that imports the whole stack to print one line (~10 s); see the next test
 def test_speed_refuses_an_unknown_method(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, str(SPEED), "--quick", "--methods", "dcgan,pixelcnn", "--out", str(tmp_path / "x.json")],

@@ -159,6 +159,7 @@ def test_help(in_tmp, capsys):
 
 
 # -- bad input: non-zero exit, the problem named, no traceback -------------------------------------
+@pytest.mark.slow  # ~10 s each; tests/test_cli_errors.py runs these and 50 more in-process, the console script too
 @pytest.mark.parametrize(
     "args, needle",
     [
