@@ -13,23 +13,27 @@ from tests.conftest import quiet_trainer
 from zoo.methods._lightning import expect_unused_parameters, inside_step, writes_logs_now
 
 
+class Probe(L.LightningModule):
+    """One weight fitted to the batch mean; ``record`` is called in each training step with the module."""
+
+    def __init__(self, record) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.record = record
+
+    def training_step(self, batch, batch_idx):
+        self.record(self)
+        return (self.w - batch[0].mean()) ** 2
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
 def test_writes_logs_now_follows_log_every_n_steps():
     seen = []
 
-    class Model(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-
-        def training_step(self, batch, batch_idx):
-            seen.append(writes_logs_now(self.trainer))
-            return (self.w - batch[0].mean()) ** 2
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
-
     data = DataLoader(TensorDataset(torch.rand(7, 1)), batch_size=1)
-    quiet_trainer(max_epochs=1, log_every_n_steps=3).fit(Model(), data)
+    quiet_trainer(max_epochs=1, log_every_n_steps=3).fit(Probe(lambda m: seen.append(writes_logs_now(m.trainer))), data)
     assert seen == [False, False, True, False, False, True, False]  # every 3rd batch
     assert writes_logs_now(None)
 
@@ -45,26 +49,15 @@ def test_expect_unused_parameters_sets_ddp_before_wrapping():
 def test_inside_step_is_true_in_steps_only():
     seen = []
 
-    class Model(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(()))
-
-        def training_step(self, batch, batch_idx):
-            seen.append(("train", inside_step(self)))
-            return (self.w - batch[0].mean()) ** 2
-
+    class Model(Probe):
         def validation_step(self, batch, batch_idx):
             seen.append(("val", inside_step(self)))
 
         def on_train_epoch_end(self):
             seen.append(("epoch_end", inside_step(self)))
 
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
-
     data = DataLoader(TensorDataset(torch.rand(2, 1)), batch_size=1)
-    model = Model()
+    model = Model(lambda m: seen.append(("train", inside_step(m))))
     quiet_trainer(max_epochs=1, num_sanity_val_steps=0).fit(model, data, data)
     assert seen == [("train", True), ("train", True), ("val", True), ("val", True), ("epoch_end", False)]
     assert not inside_step(model)  # after fit, as for a user
