@@ -10,6 +10,9 @@ Measures, on this machine, in one run:
 - **divergence**: a learning rate of 1e12 (VAE, DCGAN): the step at which the run stopped with its one line.
 - **bad input**: every case of tests/test_cli_errors.py run through ``zoo.cli.main``: exit 2 and one line.
 - **files**: a flipped byte in a ``.safetensors``, a truncated one, a text file named ``.ckpt``: each refused.
+- **startup**: wall seconds of ``zoo --help``, ``zoo list`` and ``zoo list --pretrained`` (median of 5 fresh
+  processes), beside ``python -c "import torch"`` on the same machine: the commands that need no model
+  import no torch (zoo/cli.py), so they must take well under a second.
 - **contention** (the slow part, ~3 min): a CPU-budgeted fit alone and beside a process that keeps both
   cores busy; epochs reached under the budget must agree within 10% (zoo/callbacks/budget.py).
 """
@@ -111,6 +114,30 @@ def files_verified(root: Path) -> dict[str, bool]:
     return refused
 
 
+def startup_seconds(repeats: int = 5) -> dict[str, Any]:
+    """Median wall seconds of fresh processes running the light commands, and of importing torch alone."""
+    import shutil
+    import statistics
+
+    zoo_command = shutil.which("zoo") or str(Path(sys.executable).with_name("zoo"))
+    commands = {
+        "zoo --help": [zoo_command, "--help"],
+        "zoo list": [zoo_command, "list"],
+        "zoo list --pretrained": [zoo_command, "list", "--pretrained"],
+        "python -c 'import torch' (reference)": [sys.executable, "-c", "import torch"],
+    }
+    result: dict[str, Any] = {}
+    for name, command in commands.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        result[name] = round(statistics.median(times), 3)
+    result["under_1_s"] = all(v < 1.0 for k, v in result.items() if k.startswith("zoo"))
+    return result
+
+
 def _hog(seconds: float) -> None:
     end = time.monotonic() + seconds
     x = 0
@@ -158,6 +185,8 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": {"cpu": platform.processor() or platform.machine(),
                                           "cores": torch.get_num_threads(), "torch": torch.__version__}}
+    report["startup_seconds"] = startup_seconds()
+    print("startup:", report["startup_seconds"])
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         shapes = {"autoencoder (dae)": "dae", "vae": "vae", "two-player GAN (dcgan)": "dcgan",

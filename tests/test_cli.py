@@ -158,6 +158,30 @@ def test_help(in_tmp, capsys):
     assert "--trainer.max_epochs" in capsys.readouterr().out
 
 
+def test_help_and_list_import_neither_torch_nor_lightning():
+    # what keeps them under a second (torch alone takes seconds to import); benchmarks/reliability.py times them
+    code = ("import sys, contextlib, io\n"
+            "import zoo\n"
+            "from zoo.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    codes = [main(['--help']), main(['list']), main(['list', '--pretrained']), main(['sample', '--help'])]\n"
+            "heavy = sorted(m for m in ('torch', 'lightning', 'torchvision', 'numpy') if m in sys.modules)\n"
+            "print(codes, heavy, 'vae.digits' in out.getvalue())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # every command answered (exit 0), none of the heavy packages loaded, the pretrained table was printed
+    assert result.stdout.strip() == "[0, 0, 0, 0] [] True"
+
+
+def test_import_zoo_is_lazy_and_the_api_loads_on_first_use():
+    code = ("import sys\nimport zoo\nlight = 'torch' not in sys.modules\n"
+            "names = zoo.list_models()\nprint(light, 'vae' in names, 'vae.digits' in zoo.list_pretrained(), "
+            "zoo.methods.VAE.__name__)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "VAE"]
+
+
 # -- bad input: non-zero exit, the problem named, no traceback -------------------------------------
 @pytest.mark.slow  # ~10 s each; tests/test_cli_errors.py runs these and 50 more in-process, the console script too
 @pytest.mark.parametrize(

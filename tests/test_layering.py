@@ -10,11 +10,11 @@ import pytest
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 #: package (or module) -> what it may not import
 FORBIDDEN = {
-    "nets": ("zoo.methods", "zoo.metrics", "zoo.callbacks", "zoo.cli", "zoo.data", "zoo.weights"),
+    "nets": ("zoo.methods", "zoo.metrics", "zoo.callbacks", "zoo.cli", "zoo.lightning_cli", "zoo.data", "zoo.weights"),
     "losses.py": ("zoo.methods", "zoo.metrics", "zoo.nets", "zoo.data"),
     "distributions.py": ("zoo.methods", "zoo.metrics", "zoo.nets", "zoo.data"),
-    "methods": ("zoo.metrics", "zoo.callbacks", "zoo.cli", "zoo.weights", "zoo.pretrained"),
-    "data": ("zoo.methods", "zoo.metrics", "zoo.callbacks", "zoo.cli"),
+    "methods": ("zoo.metrics", "zoo.callbacks", "zoo.cli", "zoo.lightning_cli", "zoo.weights", "zoo.pretrained"),
+    "data": ("zoo.methods", "zoo.metrics", "zoo.callbacks", "zoo.cli", "zoo.lightning_cli"),
 }
 
 

@@ -16,7 +16,7 @@ import torch
 
 import zoo
 from zoo.capabilities import CONDITIONAL, capabilities_of
-from zoo.cli import ZooCLI
+from zoo.lightning_cli import ZooCLI
 from zoo.cli import main as zoo_main
 from zoo.errors import UnknownModelError
 from zoo.methods import ZooModule

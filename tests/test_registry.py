@@ -120,6 +120,12 @@ def test_every_method_declares_its_paper_family_deviations_and_recipe(name):
     assert getattr(importlib.import_module(module), attribute) is info.cls, f"{info.recipe} trains {class_path}"
 
 
+def test_the_name_index_zoo_list_reads_is_the_registry():
+    # `zoo list` reads zoo/models.json so that it need not import torch; it must say what the registry says
+    assert zoo.registry.read_name_index() == zoo.registry.name_index(), (
+        "zoo/models.json is out of date: run python -m zoo.registry")
+
+
 def test_model_info_and_filters():
     info = model_info("wgan_gp")
     assert info.cls is WGANGP and info.recipe == "recipes/wgan_gp/digits.yaml"

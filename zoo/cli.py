@@ -7,123 +7,24 @@
     zoo download <pretrained-name>
     zoo evaluate <pretrained-name|file.ckpt|file.safetensors> --data digits --metrics fid,kid,is,pr,nll
 
-``fit``/``validate``/``test`` are LightningCLI (subclass mode: any zoo model, generative or not, and any
-datamodule, one-domain or two); the model's ``in_shape`` and ``num_classes`` are linked from the datamodule's
-``shape`` and ``num_classes``. Errors a user can fix (``ZooError``) print one line and exit 2, with no
-traceback.
+``fit``/``validate``/``test`` are LightningCLI (zoo/lightning_cli.py). Errors a user can fix (``ZooError``) print
+one line and exit 2, with no traceback.
+
+This module imports neither torch nor Lightning at the top: each command imports what it needs, so
+``zoo --help`` and ``zoo list`` (which reads the name index, zoo/models.json) answer in well under a second.
 """
 from __future__ import annotations
 
 import argparse
 import errno
-import importlib
-import inspect
-import logging
-import re
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import lightning as L
-import torch
-import yaml
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.cli import (
-    LightningArgumentParser,
-    LightningCLI,
-    SaveConfigCallback,
-)
-from torchvision.utils import save_image
-
 from zoo.errors import ConfigError, ZooError
-from zoo.loggers import run_dir
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
-
-
-class SaveConfigToRunDir(SaveConfigCallback):
-    """Save the resolved config as ``config.yaml`` in the run folder, next to ``checkpoints/``."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
-
-    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        folder = run_dir(trainer)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, folder / self.config_filename, skip_none=False, overwrite=True)
-
-
-class ZooArgumentParser(LightningArgumentParser):
-    """LightningCLI's parser that raises its errors (as jsonargparse's own nested parsers do) instead of
-    printing the usage text and a nested dump; ``lightning_main`` turns them into one line."""
-
-    def error(self, message: str, ex: Exception | None = None) -> NoReturn:  # type: ignore[override]
-        raise argparse.ArgumentError(None, message) from ex
-
-
-def one_line(message: str) -> str:
-    """jsonargparse's multi-line error as one line: the key, what was wrong, and the given value, with a
-    suggestion for a misspelt option."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("Given value type:", "Subtypes:", "Errors:",
-                                                             "- Expected a <class 'NoneType'>"))]
-    text = "; ".join(line.lstrip("- ") for line in lines)
-    text = re.sub(r"Does not validate against any of the Union subtypes; ", "", text)
-    text = re.sub(r"Problem with given class_path '([^']+)':; ", r"\1: ", text)
-    text = re.sub(r'Parser key "([^"]+)":; ', r"--\1: ", text)
-    text = re.sub(r"Expected a <class '(\w+)'>", r"expected a(n) \1", text)
-    text = re.sub(r"; Given value: (\{|NestedArg\().*", "", text)  # a dump of the whole section: no help
-    unknown = re.search(r"(?:Key|Option) '([\w.]+)' is not (?:expected|accepted)", text) or re.search(
-        r"Unrecognized arguments: --([\w.]+)", text)
-    if unknown:
-        text += did_you_mean_option(unknown.group(1))
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def did_you_mean_option(key: str) -> str:
-    """'; did you mean latent_dim?' for a misspelt init argument of a zoo model, datamodule or the Trainer."""
-    import difflib
-
-    import zoo  # noqa: F401  registers the methods
-    from zoo.methods.base import init_arguments
-    from zoo.registry import registered_classes
-
-    name = key.rsplit(".", 1)[-1]
-    known: set[str] = set(inspect.signature(L.Trainer.__init__).parameters)
-    for cls in registered_classes().values():
-        known |= init_arguments(cls)
-    for module in ("zoo.data",):
-        package = importlib.import_module(module)
-        for value in vars(package).values():
-            if isinstance(value, type) and issubclass(value, L.LightningDataModule):
-                known |= init_arguments(value)
-    close = difflib.get_close_matches(name, sorted(known - {"self"}), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
-class ZooCLI(LightningCLI):
-    def before_instantiate_classes(self) -> None:
-        config = self.config.get(self.subcommand) if self.subcommand else self.config
-        trainer = config.get("trainer") if config is not None else None
-        if trainer is not None and trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) in (None, -1) \
-                and trainer.get("max_time") is None:
-            raise ConfigError(
-                "--trainer.max_epochs=-1 trains forever (no max_steps or max_time set); give a number of epochs, "
-                "or keep -1 with --trainer.max_time=00:01:00:00 (dd:hh:mm:ss)"
-            )
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The data decides the image shape (and its resizing) and the number of classes; the model reads them,
-        # so they cannot disagree. A model without a num_classes argument is not given one.
-        parser.link_arguments("data.shape", "model.init_args.in_shape", apply_on="instantiate")
-        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
-
-    def parse_arguments(self, parser: LightningArgumentParser, args: Sequence[str]) -> None:
-        # `main` always passes the arguments (sys.argv[1:] for the `zoo` command); Lightning's own version
-        # warns on every run that args were given beside a command line.
-        self.config = parser.parse_args(list(args))
 
 
 def resume_arguments(args: Sequence[str]) -> list[str]:
@@ -151,6 +52,8 @@ def resume_arguments(args: Sequence[str]) -> list[str]:
                 f"--resume {folder}: no {what} there; give the folder of a run `zoo fit` wrote (it holds "
                 f"config.yaml and checkpoints/), e.g. runs/vae/digits/zoo/<run id>"
             )
+    import yaml
+
     resumed = [*args[:at], "--config", str(config), "--ckpt_path", str(last)]
     logger = (yaml.safe_load(config.read_text()).get("trainer") or {}).get("logger")
     if isinstance(logger, dict) and "class_path" in logger:
@@ -161,88 +64,10 @@ def resume_arguments(args: Sequence[str]) -> list[str]:
     return resumed + rest
 
 
-class _Drop(logging.Filter):
-    def __init__(self, *needles: str) -> None:
-        super().__init__()
-        self.needles = needles
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(n in record.getMessage() for n in self.needles)
-
-
-def quiet_lightning() -> None:
-    """Drop the lines of a run that are not about the run: Lightning's advertisement for its paid logger and a
-    deprecation inside Lightning's own pytree helper (neither is anything the user can act on)."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_Drop("litlogger"))
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
-
-
-def checkpoint_given(args: Sequence[str]) -> str | None:
-    """The value of ``--ckpt_path`` in a LightningCLI command line, if any."""
-    for i, arg in enumerate(args):
-        if arg.startswith("--ckpt_path="):
-            return arg.split("=", 1)[1]
-        if arg == "--ckpt_path" and i + 1 < len(args):
-            return args[i + 1]
-    return None
-
-
-def lightning_main(args: Sequence[str]) -> None:
-    import zoo  # noqa: F401  registers the methods
-    from zoo.methods import ZooModule
-
-    quiet_lightning()
-    ckpt = checkpoint_given(args)
-    if ckpt is not None and not Path(ckpt).is_file():  # Lightning finds out after the run folder is written
-        raise ConfigError(f"--ckpt_path {ckpt}: no such file; give a .ckpt that zoo fit wrote (its checkpoints/)")
-    if ckpt is not None:
-        from zoo.weights import read_checkpoint
-
-        # read before Lightning does: a file that is no checkpoint, or one of another model, is one line here
-        ckpt_model = dict(read_checkpoint(ckpt).get("zoo", {})).get("model")
-    try:
-        cli = ZooCLI(
-            ZooModule,
-            L.LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_callback=SaveConfigToRunDir,
-            parser_class=ZooArgumentParser,
-            args=list(args),
-            auto_configure_optimizers=False,  # methods build their optimizers from injected factories
-        )
-    except argparse.ArgumentError as err:
-        hint = ""
-        if ckpt is not None and Path(ckpt).is_file():
-            hint = f"; --ckpt_path {ckpt} holds a {ckpt_model or 'model of unknown kind'}: give a recipe of that model"
-        raise ConfigError(one_line(str(err)) + hint) from None
-    else:
-        if args[0] == "fit" and cli.trainer.is_global_zero:
-            folder = run_dir(cli.trainer)
-            last = cli.trainer.checkpoint_callback.last_model_path if cli.trainer.checkpoint_callback else ""
-            print(f"run folder: {folder}" + (f"; last checkpoint: {last}; continue with: zoo fit --resume {folder}"
-                                            if last else ""))
-    finally:
-        # Close the wandb run: a second run in the same process (a notebook, a test) would otherwise be
-        # logged into this one, and its run folder reused.
-        wandb = sys.modules.get("wandb")
-        if wandb is not None and wandb.run is not None:
-            wandb.finish()
-        close_process_group()
-
-
-def close_process_group() -> None:
-    """End a DDP run's process group explicitly, all ranks together.
-
-    Lightning leaves it open; left to interpreter exit, gloo (CPU DDP) sometimes aborts the process with
-    "terminate called without an active exception" after training has finished (measured with torch
-    2.15: 2 of 12 three-fit runs of Lightning's BoringModel; 0 of 28 with this call)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-
-
 def sample_main(opts: argparse.Namespace) -> None:
+    import torch
+    from torchvision.utils import save_image
+
     import zoo
     from zoo.capabilities import CONDITIONAL, DECODE, SAMPLE, require
 
@@ -280,23 +105,28 @@ def check_image_path(path: str, option: str) -> None:
 
 
 def list_main(opts: argparse.Namespace) -> None:
-    import zoo
+    # The shipped indexes, not the registries: importing the methods or the weights' code would import torch
+    # (seconds); tests/test_registry.py and tests/test_pretrained.py keep the indexes equal to the registries.
+    from zoo.pretrained import read_index
+    from zoo.registry import filter_names, list_models, read_name_index
 
     if opts.pretrained:
-        print(pretrained_table(zoo.list_pretrained(opts.pattern)))
+        index = read_index()
+        print(pretrained_table({name: index[name]["meta"] for name in filter_names(index, opts.pattern)}))
     else:
-        print("\n".join(zoo.list_models(opts.pattern)))
+        names = read_name_index()
+        print("\n".join(filter_names(names, opts.pattern) if names else list_models(opts.pattern)))
 
 
-def pretrained_table(names: Sequence[str]) -> str:
-    """One line per pretrained entry: its data, size, and headline numbers under the recorded protocol."""
-    from zoo.weights import get_weights
-
+def pretrained_table(metas: dict[str, dict]) -> str:
+    """One line per pretrained entry (``{name: meta}``): its data, size, and headline numbers under the recorded
+    protocol."""
+    names = sorted(metas)
     if not names:
         return "no pretrained weights match"
     rows = [("name", "dataset", "params", "dtype", "FID", "IS", "NLL", "recipe")]
     for name in names:
-        meta = get_weights(name).meta
+        meta = metas[name]
         metrics = meta.get("metrics", {})
 
         def first(prefix: str, digits: int) -> str:
@@ -307,7 +137,7 @@ def pretrained_table(names: Sequence[str]) -> str:
             name, meta["dataset"], f"{meta['num_params'] / 1e6:.2f}M", meta.get("dtype", "-"),
             first("fid_", 1), first("is_", 2), first("nll", 1), meta["recipe"],
         ))
-    fid_names = sorted({k for n in names for k in get_weights(n).meta.get("metrics", {}) if k.startswith("fid_")})
+    fid_names = sorted({k for n in names for k in metas[n].get("metrics", {}) if k.startswith("fid_")})
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.append(f"FID/IS on the dataset's domain extractor ({', '.join(fid_names)}); NLL in nats per image. "
@@ -328,7 +158,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, evaluate_options: bool = True) -> argparse.ArgumentParser:
+    """The ``zoo`` command's parser; ``evaluate_options=False`` leaves out ``evaluate``'s options, whose module
+    imports torch (``main`` adds them only when the command is ``evaluate``)."""
     parser = OneLineParser(
         prog="zoo",
         description="A PyTorch Lightning model zoo of deep generative models.",
@@ -369,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download and verify a pretrained model's weights into $ZOO_HOME")
     p.add_argument("name", help="pretrained name")
     p = sub.add_parser("evaluate", help="score a model (FID/KID/IS/precision-recall/NLL); JSON with its protocol")
-    from zoo.metrics.evaluate import add_arguments as add_evaluate_arguments
+    if evaluate_options:
+        from zoo.metrics.evaluate import add_arguments as add_evaluate_arguments
 
-    add_evaluate_arguments(p)
+        add_evaluate_arguments(p)
     return parser
 
 
@@ -402,9 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
             if argv[0] == "fit" and any(a == "--resume" or a.startswith("--resume=") for a in argv):
                 argv = resume_arguments(argv)
+            from zoo.lightning_cli import lightning_main
+
             lightning_main(argv)
             return 0
-        opts = build_parser().parse_args(argv)
+        opts = build_parser(evaluate_options=argv[:1] == ["evaluate"]).parse_args(argv)
         if opts.command == "evaluate":
             from zoo.metrics.evaluate import evaluate_main
 
@@ -430,7 +265,9 @@ def _zoo_error(err: BaseException | None) -> Exception | None:
     while err is not None:
         if isinstance(err, (ZooError, FileNotFoundError)):
             return err
-        if isinstance(err, MisconfigurationException):  # Lightning's own word for a bad trainer option
+        # Lightning's own word for a bad trainer option (only raised once Lightning is imported)
+        lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
+        if lightning_errors is not None and isinstance(err, lightning_errors.MisconfigurationException):
             return ConfigError(f"{err} (check the --trainer options: accelerator, devices, strategy, precision)")
         if isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or (
                 isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EROFS)):

@@ -20,15 +20,19 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import importlib
+import json
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
-
-import lightning as L
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from zoo.errors import ConfigError, UnknownModelError
 
-EntryPoint = Callable[..., L.LightningModule]
+if TYPE_CHECKING:
+    import lightning as L
+
+EntryPoint = Callable[..., "L.LightningModule"]
 F = TypeVar("F", bound=EntryPoint)
 
 
@@ -94,6 +98,15 @@ class ModelInfo:
 
 _entry_points: dict[str, EntryPoint] = {}
 _recipes: dict[str, str] = {}
+#: the shipped methods' names and one-line summaries, written by ``python -m zoo.registry`` and checked against
+#: the registry by tests/test_registry.py: `zoo list` reads it without importing torch
+NAME_INDEX = Path(__file__).resolve().with_name("models.json")
+
+
+def _builtin() -> dict[str, EntryPoint]:
+    """The entry points, with the shipped methods registered (importing ``zoo.methods`` the first time)."""
+    importlib.import_module("zoo.methods")
+    return _entry_points
 
 
 @overload
@@ -136,7 +149,7 @@ def list_models(
 ) -> list[str]:
     """Sorted registered names matching ``pattern`` (fnmatch wildcards; a list means any of them), optionally
     only those of one ``family`` or with one ``capability``."""
-    names = filter_names(_entry_points, pattern)
+    names = filter_names(_builtin(), pattern)
     if family is not None:
         names = [n for n in names if model_info(n).family == family]
     if capability is not None:
@@ -145,7 +158,7 @@ def list_models(
 
 
 def is_model(name: str) -> bool:
-    return name in _entry_points
+    return name in _builtin()
 
 
 def did_you_mean(name: str, names: Iterable[str]) -> str:
@@ -157,7 +170,7 @@ def did_you_mean(name: str, names: Iterable[str]) -> str:
 def model_entrypoint(name: str) -> EntryPoint:
     """The entry point registered as ``name``; an unknown name suggests the closest registered ones."""
     try:
-        return _entry_points[name]
+        return _builtin()[name]
     except KeyError:
         raise UnknownModelError(
             f"unknown model {name!r}; {did_you_mean(name, _entry_points)}"
@@ -181,7 +194,7 @@ def registered_classes() -> dict[str, type]:
     """``{registry name: class}`` of the primary entry point of each registered class: the first one
     registered for it (``ae`` for Autoencoder, not its variant ``ae_conv``)."""
     classes: dict[str, type] = {}
-    for name, entry in _entry_points.items():
+    for name, entry in _builtin().items():
         cls = _return_class(entry)
         if cls not in classes.values():
             classes[name] = cls
@@ -205,3 +218,28 @@ def _return_class(entry: EntryPoint) -> type:
             f"(def {entry.__name__}(**kwargs) -> MyMethod), got {cls!r}"
         )
     return cls
+
+
+# -- the name index: `zoo list` without importing the methods ------------------------------------------------
+def name_index() -> dict[str, dict[str, Any]]:
+    """``{name: {"family", "summary"}}`` of every registered method, as ``NAME_INDEX`` should hold it."""
+    return {name: {"family": model_info(name).family, "summary": model_info(name).summary} for name in list_models()}
+
+
+def read_name_index(path: Path = NAME_INDEX) -> dict[str, dict[str, Any]]:
+    """The shipped methods as ``NAME_INDEX`` lists them (no import of torch or of the methods)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_name_index(path: Path = NAME_INDEX) -> None:
+    from zoo.paths import write_json
+
+    write_json(path, name_index())
+
+
+if __name__ == "__main__":  # python -m zoo.registry: rewrite the name index after adding a method
+    # the registry the methods register into is the module zoo.registry, not this __main__ copy of it
+    from zoo import registry
+
+    registry.write_name_index()
+    print(f"wrote {len(registry.read_name_index())} names to {registry.NAME_INDEX}")

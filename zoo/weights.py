@@ -92,10 +92,23 @@ class Weights:
 
 
 _pretrained: dict[str, Weights] = {}
+_shipped_registered = False
+
+
+def _registered() -> dict[str, Weights]:
+    """The registered weights, the shipped ones (zoo/pretrained/index.json) included from the first call on."""
+    global _shipped_registered
+    if not _shipped_registered:
+        _shipped_registered = True
+        from zoo.pretrained import index_weights
+
+        for weights in index_weights():
+            register_weights(weights)
+    return _pretrained
 
 
 def register_weights(weights: Weights) -> Weights:
-    if weights.name in _pretrained:
+    if weights.name in _registered():
         raise WeightsError(f"pretrained name {weights.name!r} is already registered")
     _pretrained[weights.name] = weights
     return weights
@@ -103,12 +116,12 @@ def register_weights(weights: Weights) -> Weights:
 
 def list_pretrained(pattern: str | Sequence[str] = "*") -> list[str]:
     """Sorted names of registered pretrained weights matching ``pattern`` (fnmatch; a list: any of them)."""
-    return filter_names(_pretrained, pattern)
+    return filter_names(_registered(), pattern)
 
 
 def get_weights(name: str) -> Weights:
     try:
-        return _pretrained[name]
+        return _registered()[name]
     except KeyError:
         raise UnknownModelError(
             f"{name!r} is neither a pretrained name nor an existing .ckpt/.safetensors file; "

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for ``tests.*`` classes
 import zoo  # noqa: E402
-from zoo.cli import close_process_group  # noqa: E402
+from zoo.lightning_cli import close_process_group  # noqa: E402
 
 
 class GatherChecksums(L.Callback):

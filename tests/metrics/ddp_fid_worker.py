@@ -11,7 +11,7 @@ import torch
 
 import zoo
 from zoo.callbacks import PeriodicFID
-from zoo.cli import close_process_group
+from zoo.lightning_cli import close_process_group
 from zoo.data import DigitsDataModule
 
 

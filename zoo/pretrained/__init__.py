@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import WeightsError
-from zoo.weights import Weights, register_weights
+
+if TYPE_CHECKING:
+    from zoo.weights import Weights
 
 INDEX = Path(__file__).resolve().with_name("index.json")
 #: Weights.file of shipped entries is relative to the package, so an installed copy finds them too.
@@ -34,11 +36,11 @@ def read_index(path: Path = INDEX) -> dict[str, dict[str, Any]]:
 
 
 def index_weights(path: Path = INDEX) -> list[Weights]:
+    """The index's entries as ``Weights`` (zoo.weights registers them the first time a name is looked up)."""
+    from zoo.weights import Weights
+
     return [
         Weights(name=name, sha256=entry["sha256"], file=f"{PACKAGE_SUBDIR}/{entry['file']}", meta=entry["meta"])
         for name, entry in sorted(read_index(path).items())
     ]
 
-
-for _weights in index_weights():
-    register_weights(_weights)

@@ -213,7 +213,7 @@ def _image_folder(root: Path, classes: list[str]) -> Path:
 def test_the_cli_gives_the_model_the_data_s_number_of_classes(tmp_path, monkeypatch):
     from lightning.pytorch import LightningDataModule
 
-    from zoo.cli import ZooCLI
+    from zoo.lightning_cli import ZooCLI
     from zoo.methods import ZooModule
 
     monkeypatch.chdir(tmp_path)
