@@ -26,7 +26,9 @@ SMALL = {
             "decoder": {"class_path": "zoo.nets.MLPDecoder", "init_args": {"hidden": [16]}}},
     "dae": {"latent_dim": 3, "encoder": {"class_path": "zoo.nets.MLPEncoder", "init_args": {"hidden": [16]}},
             "decoder": {"class_path": "zoo.nets.MLPDecoder", "init_args": {"hidden": [16]}}},
-    "dcgan": {"latent_dim": 4, "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 4}},
+    # virtual batch norm in G (its reference batch is a buffer; Salimans et al. 2016), batch norm in D
+    "dcgan": {"latent_dim": 4, "generator": {"class_path": "zoo.nets.DCGANGenerator",
+                                             "init_args": {"width": 4, "norm": "virtual", "reference_batch": 4}},
               "discriminator": {"class_path": "zoo.nets.DCGANDiscriminator", "init_args": {"width": 4}}},
     "wgan_gp": {"latent_dim": 4, "n_critic": 3, "ema_decay": 0.9,
                 "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 4}},

@@ -4,7 +4,8 @@ One case per engine shape, not per method (each case starts 2 processes). The sa
 and multi-node without change. The AE case guards its running code statistics (buffers each rank updates
 from its own batch; they must be averaged across ranks); the VAE is the plain single-objective loop. The
 WGAN-GP case runs the two-player engine's alternating updates (DDP must expect the idle player's unused
-parameters), the gradient penalty's double backward, and the generator EMA. The three-player toy
+parameters), the gradient penalty's double backward, and the generator EMA, with a virtual-batch-norm
+generator whose reference batch (a buffer) must be the same on both ranks. The three-player toy
 (tests/methods/players_toy.py) runs players of three periods, a net in two players, weight clipping and the
 EMA of a two-net player."""
 import json
@@ -16,11 +17,14 @@ import pytest
 import torch
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
+#: virtual batch norm (Salimans et al. 2016): every rank must normalise with the same reference batch
+VIRTUAL_BN_GENERATOR = {"class_path": "zoo.nets.DCGANGenerator",
+                        "init_args": {"width": 8, "norm": "virtual", "reference_batch": 4}}
 
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [("ae", {}), ("vae", {}), ("wgan_gp", {"n_critic": 2, "ema_decay": 0.9}),
+    [("ae", {}), ("vae", {}), ("wgan_gp", {"n_critic": 2, "ema_decay": 0.9, "generator": VIRTUAL_BN_GENERATOR}),
      ("tests.methods.players_toy:ThreePlayerToy", {"ema_decay": 0.9})],
     ids=["ae", "vae", "wgan_gp", "three_players"],
 )

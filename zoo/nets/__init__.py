@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from zoo.nets.batchnorm import ReferenceBatchNorm2d, VirtualBatchNorm2d
 from zoo.nets.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -45,4 +46,6 @@ __all__ = [
     "EncoderFactory",
     "MLPDecoder",
     "MLPEncoder",
+    "ReferenceBatchNorm2d",
+    "VirtualBatchNorm2d",
 ]

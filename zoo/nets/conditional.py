@@ -29,7 +29,7 @@ from torch import nn
 
 from zoo.errors import ConfigError
 from zoo.images import image_shape
-from zoo.nets.dcgan import INIT_STD, DCGANDiscriminator, DCGANGenerator, Norm
+from zoo.nets.dcgan import INIT_STD, NORMS, DCGANDiscriminator, DCGANGenerator, Norm
 from zoo.nets.layers import positive
 
 Conditioning = Literal["concat", "projection"]
@@ -74,6 +74,8 @@ class ConditionalDCGANGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
+        if norm not in NORMS:  # reference/virtual: DCGANGenerator's reference codes would carry no label
+            raise ConfigError(f"unknown norm {norm!r} for the conditional generator; choose one of {NORMS}")
         embedding_dim = positive("embedding_dim", embedding_dim if embedding_dim is not None else num_classes)
         self.embed = nn.Embedding(num_classes, embedding_dim)
         self.net = DCGANGenerator(positive("in_features", in_features) + embedding_dim, out_shape, width=width,

@@ -9,6 +9,12 @@ The paper's architecture guidelines (Sec. 3):
   decoder), LeakyReLU(0.2) in D;
 - weights initialised from N(0, 0.02) (Sec. 4), batch-norm scales from N(1, 0.02).
 
+The generator's ``norm`` may also be ``"reference"`` or ``"virtual"`` (Salimans et al. 2016, arXiv:1606.03498;
+zoo/nets/batchnorm.py): a reference batch of ``reference_batch`` latent codes, drawn once from a seeded
+generator and kept as a buffer (so it is saved with the model, restored on resume, and the same on every DDP
+rank), runs through G with every minibatch, and its activations' statistics normalise each layer. An
+example's output then never depends on the rest of its batch, in training as in sampling.
+
 Sizes: the side is halved while it is even and > 4, so 64 -> 32 -> 16 -> 8 -> 4 (the paper's LSUN net:
 channels 8w, 4w, 2w, w with w = 64 for G and D), 32 -> 16 -> 8 -> 4, 28 -> 14 -> 7 and 8 -> 4. G projects
 z with a transposed conv whose kernel is the smallest map (1x1 -> 4x4 or 7x7); D ends with a conv of that
@@ -25,10 +31,14 @@ from torch import nn
 
 from zoo.errors import ConfigError
 from zoo.images import image_shape
+from zoo.nets.batchnorm import ReferenceBatchNorm2d, VirtualBatchNorm2d
 from zoo.nets.layers import positive
 
 Norm = Literal["batch", "layer", "none"]
 NORMS = ("batch", "layer", "none")
+GeneratorNorm = Literal["batch", "layer", "none", "reference", "virtual"]
+#: the generator's norms: the reference-batch ones need G's fixed reference codes, so only G has them
+GENERATOR_NORMS = (*NORMS, "reference", "virtual")
 INIT_STD = 0.02  # the paper's N(0, 0.02) initialisation
 LEAK = 0.2  # the paper's LeakyReLU slope
 
@@ -46,9 +56,13 @@ def dcgan_sides(height: int, width: int) -> list[tuple[int, int]]:
     return sides
 
 
-def _norm(kind: Norm, channels: int) -> nn.Module:
+def _norm(kind: GeneratorNorm, channels: int, reference_size: int = 0) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels)
+    if kind == "reference":
+        return ReferenceBatchNorm2d(channels, reference_size)
+    if kind == "virtual":
+        return VirtualBatchNorm2d(channels, reference_size)
     if kind == "layer":
         # normalises each sample over (C, H, W), so the critic's output for one sample does not depend on
         # the others, as the gradient penalty assumes (Gulrajani et al. 2017, Sec. 4)
@@ -56,9 +70,11 @@ def _norm(kind: Norm, channels: int) -> nn.Module:
     return nn.Identity()
 
 
-def _check_norm(norm: str) -> Norm:
-    if norm not in NORMS:
-        raise ConfigError(f"unknown norm {norm!r}; choose one of {NORMS}")
+def _check_norm(norm: str, choices: tuple[str, ...] = NORMS) -> Norm:
+    if norm not in choices:
+        hint = ("; reference and virtual batch norm are the generator's (its reference batch is of latent codes)"
+                if norm in GENERATOR_NORMS else "")
+        raise ConfigError(f"unknown norm {norm!r}; choose one of {choices}{hint}")
     return norm  # type: ignore[return-value]
 
 
@@ -69,7 +85,7 @@ def dcgan_init_(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, INIT_STD)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, ReferenceBatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, INIT_STD)
             nn.init.zeros_(m.bias)
 
@@ -82,28 +98,49 @@ class DCGANGenerator(nn.Module):
         out_shape: (C, H, W) of the images.
         width: channels of the last hidden map; they double towards the smallest map (the paper: 128
             for 64x64 images, listed as 1024 -> 512 -> 256 -> 128).
-        norm: ``"batch"`` (the paper) or ``"none"``.
+        norm: ``"batch"`` (the paper), ``"reference"`` or ``"virtual"`` batch norm (Salimans et al. 2016; see
+            the module docstring), ``"layer"`` or ``"none"``.
+        reference_batch: m, the number of reference codes (``"reference"``/``"virtual"`` only; each forward
+            pass runs m + N codes).
+        reference_seed: seed of the reference codes z_ref ~ N(0, I), drawn once here.
     """
 
-    def __init__(self, in_features: int, out_shape: Sequence[int], *, width: int = 64, norm: Norm = "batch") -> None:
+    def __init__(self, in_features: int, out_shape: Sequence[int], *, width: int = 64, norm: GeneratorNorm = "batch",
+                 reference_batch: int = 64, reference_seed: int = 0) -> None:
         super().__init__()
         c_img, h, w = self.out_shape = image_shape(out_shape, "out_shape")
-        width, norm = positive("width", width), _check_norm(norm)
+        width, norm = positive("width", width), _check_norm(norm, GENERATOR_NORMS)
+        in_features = positive("in_features", in_features)
+        self.reference_size = 0
+        if norm in ("reference", "virtual"):
+            if isinstance(reference_batch, bool) or not isinstance(reference_batch, int) or reference_batch < 2:
+                raise ConfigError(f"reference_batch must be an int >= 2, got {reference_batch!r}; the paper uses "
+                                  "the minibatch size (e.g. 64)")
+            self.reference_size = reference_batch
+            # drawn from its own seeded generator: the same codes on every DDP rank and in every run of the recipe
+            codes = torch.randn(reference_batch, in_features, generator=torch.Generator().manual_seed(reference_seed))
+            self.register_buffer("reference_z", codes)
         sides = dcgan_sides(h, w)[::-1]  # smallest first: [(7, 7), (14, 14), (28, 28)]
         channels = [width * 2 ** (len(sides) - 2 - i) for i in range(len(sides) - 1)]  # [2w, w] for 28x28
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(positive("in_features", in_features), channels[0], sides[0], bias=norm == "none"),
-            _norm(norm, channels[0]),
+            nn.ConvTranspose2d(in_features, channels[0], sides[0], bias=norm == "none"),
+            _norm(norm, channels[0], self.reference_size),
             nn.ReLU(),
         ]
         for c_in, c_out in itertools.pairwise(channels):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _norm(norm, c_out), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
+                       _norm(norm, c_out, self.reference_size), nn.ReLU()]
         layers.append(nn.ConvTranspose2d(channels[-1], c_img, 4, 2, 1))  # no norm at the output
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(z.shape[0], -1, 1, 1))  # (N, D) -> (N, D, 1, 1) -> (N, C, H, W)
+        z = z.view(z.shape[0], -1, 1, 1)  # (N, D) -> (N, D, 1, 1) -> (N, C, H, W)
+        if not self.reference_size:
+            return self.net(z)
+        # the reference codes go first through every layer; their rows are dropped at the output
+        reference = self.reference_z.to(z.dtype).view(self.reference_size, -1, 1, 1)
+        return self.net(torch.cat([reference, z]))[self.reference_size:]
 
 
 class DCGANDiscriminator(nn.Module):

@@ -7,6 +7,11 @@ ReLU/tanh in G, LeakyReLU 0.2 in D, N(0, 0.02) init) and its training settings (
 lr 2e-4 and beta1 = 0.5, minibatch 128, z of dimension 100. The latent-space tools of Sec. 6 (walks and
 vector arithmetic) are in zoo/latent.py and ``zoo sample --interpolate``.
 
+The generator's normalisation is a net option: ``norm: batch`` (the paper), ``reference`` or ``virtual``
+(reference and virtual batch norm, Salimans et al. 2016, arXiv:1606.03498; zoo/nets/batchnorm.py), e.g.
+``zoo fit --config recipes/dcgan/fashion_mnist.yaml --model.init_args.generator.init_args.norm=virtual``.
+benchmarks/norms.py compares the three at the same CPU budget.
+
 Deviations from the paper:
 - z ~ N(0, I) instead of uniform noise.
 - Images are not scaled to 64x64: the nets adapt to the data's size (8, 28, 32, 64, ...; see
