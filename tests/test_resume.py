@@ -30,7 +30,10 @@ SMALL = {
     "dcgan": {"latent_dim": 4, "generator": {"class_path": "zoo.nets.DCGANGenerator",
                                              "init_args": {"width": 4, "norm": "virtual", "reference_batch": 4}},
               "discriminator": {"class_path": "zoo.nets.DCGANDiscriminator", "init_args": {"width": 4}}},
+    # with a per-epoch LR schedule on one player: its steps must survive the resume too
     "wgan_gp": {"latent_dim": 4, "n_critic": 3, "ema_decay": 0.9,
+                "lr_schedulers": {"generator": {"class_path": "torch.optim.lr_scheduler.StepLR",
+                                                "init_args": {"step_size": 1, "gamma": 0.5}}},
                 "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 4}},
                 "discriminator": {"class_path": "zoo.nets.DCGANDiscriminator",
                                   "init_args": {"width": 4, "norm": "layer"}}},
