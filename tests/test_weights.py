@@ -60,8 +60,10 @@ def saved(tmp_path):
 
 @pytest.fixture
 def pretrained(monkeypatch):
+    """An empty registry of weights (the shipped ones, registered on first lookup, left out)."""
     registry: dict = {}
     monkeypatch.setattr(zoo.weights, "_pretrained", registry)
+    monkeypatch.setattr(zoo.weights, "_shipped_registered", True)
     return registry
 
 
