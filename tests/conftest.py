@@ -11,6 +11,13 @@ import torch
 from zoo.data import DigitsDataModule
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist each worker has a core: one torch thread each, so two workers on two cores do not
+    # oversubscribe them (spinning OpenMP threads then cost more than they bring; zoo/callbacks/budget.py).
+    if hasattr(config, "workerinput"):
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch):
     """Tests never download: any connection beyond this machine fails at once, naming the address.
@@ -58,3 +65,10 @@ def digits_test_images() -> torch.Tensor:
     dm = DigitsDataModule(batch_size=360)
     dm.setup("test")
     return torch.cat([x for x, _ in dm.test_dataloader()])
+
+
+def on_grid(model, x: torch.Tensor) -> torch.Tensor:
+    """``x`` rounded to the model's pixel grid: discrete-data models (``levels``: the autoregressive family)
+    give off-grid images no probability and refuse them; every other model takes any value in [0, 1]."""
+    levels = getattr(model, "levels", None)
+    return x if levels is None else (x * (levels - 1)).round() / (levels - 1)

@@ -73,3 +73,18 @@ def importance_weighted_log_likelihood(
         total = chunk if total is None else torch.logaddexp(total, chunk)
     assert total is not None
     return total - math.log(k)
+
+
+def discrete_pixel_log_likelihood(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """log p(x) of images whose pixels are independent given ``logits``, summed over pixels: (N,) nats.
+
+    ``logits`` (N, C, K, H, W): K = 1 is a Bernoulli logit per pixel, p(1) = sigmoid(logit); K >= 2 are the
+    logits of a categorical over K levels. ``levels`` (N, C, H, W): integer level indices (0/1 for Bernoulli,
+    0..K-1 otherwise). For an autoregressive model the logits of pixel i depend on pixels < i only, and the
+    sum is the exact log-probability of the image (the chain rule)."""
+    if logits.shape[2] == 1:
+        bits = levels.to(logits.dtype)
+        log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 0], bits, reduction="none")
+    else:
+        log_p = torch.log_softmax(logits, dim=2).gather(2, levels.long().unsqueeze(2)).squeeze(2)
+    return log_p.flatten(1).sum(1)

@@ -75,6 +75,33 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores
 
 
+# MAD-GAN (Ghosh et al. 2018, arXiv:1704.02906): D outputs k + 1 logits (N, k + 1), a softmax over "generator 0",
+# ..., "generator k - 1" and "real" (the last class, the paper's k + 1-th).
+
+
+def mad_gan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                               generator_index: torch.Tensor) -> torch.Tensor:
+    """H(delta, D(x)) + H(delta, D(G_i(z))) per pair (Ghosh et al. 2018, Sec. 3.1): the cross-entropy of D's
+    softmax with the one-hot delta of the true source, "real" (the last class) for x and generator i for
+    G_i(z). ``generator_index`` (N,) says which generator drew each fake."""
+    real_class = real_logits.shape[1] - 1
+    real = F.cross_entropy(real_logits, torch.full_like(generator_index, real_class), reduction="none")
+    return real + F.cross_entropy(fake_logits, generator_index, reduction="none")
+
+
+def mad_gan_generator_non_saturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D_{k+1}(G_i(z)): each generator raises the probability D gives "real" to its samples (the
+    non-saturating form of Goodfellow et al. 2014, Sec. 3, used by the paper)."""
+    return -F.log_softmax(fake_logits, dim=1)[:, -1]
+
+
+def mad_gan_generator_minimax_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """log(1 - D_{k+1}(G_i(z))) (Ghosh et al. 2018, Eq. 1, the generators' side of the game); saturates when D
+    rejects G_i(z)."""
+    # log(1 - p_real) = logsumexp(generator logits) - logsumexp(all logits), stable where p_real is near 1
+    return torch.logsumexp(fake_logits[:, :-1], dim=1) - torch.logsumexp(fake_logits, dim=1)
+
+
 def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """x_hat = eps x + (1 - eps) G(z) with **one** eps ~ U[0, 1] per sample, eps: (N,) (Gulrajani et al. 2017,
     arXiv:1704.00028, Algorithm 1). A per-pixel eps (a known bug in popular scripts) is refused: it samples
@@ -101,3 +128,16 @@ def gradient_penalty(
     if scale is not None:
         grads = grads / scale
     return (grads.float().flatten(1).norm(2, dim=1) - 1).pow(2)
+
+
+def info_categorical_nll(logits: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """-log Q(c | x) (N,) of a categorical code c (N,) (indices) under Q's logits (N, K): InfoGAN's
+    mutual-information bound L_I = H(c) - E[-log Q(c | G(z, c))] up to the constant H(c) (Chen et al. 2016,
+    Lemma 5.1)."""
+    return F.cross_entropy(logits, code, reduction="none")
+
+
+def info_continuous_nll(mean: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """-log Q(c | x) (N,) of continuous codes c (N, k) under a factored Gaussian of mean (N, k) and standard
+    deviation 1 (the InfoGAN authors' MNIST setting), summed over the k codes."""
+    return (0.5 * (code - mean).pow(2) + 0.5 * LOG_2PI).sum(1)

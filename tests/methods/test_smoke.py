@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import zoo
-from tests.conftest import quiet_trainer
+from tests.conftest import on_grid, quiet_trainer
 
 SHAPE = (1, 8, 8)
 
@@ -16,7 +16,7 @@ def test_builds_trains_and_samples(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=SHAPE)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    data = TensorDataset(torch.rand(64, *SHAPE), torch.zeros(64, dtype=torch.long))
+    data = TensorDataset(on_grid(model, torch.rand(64, *SHAPE)), torch.zeros(64, dtype=torch.long))
     quiet_trainer(max_steps=2).fit(model, DataLoader(data, batch_size=32))
 
     changed = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
@@ -34,7 +34,7 @@ def test_builds_trains_and_samples(name):
 def test_trains_under_bf16_mixed_precision(name):
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=SHAPE)
-    data = TensorDataset(torch.rand(64, *SHAPE), torch.zeros(64, dtype=torch.long))
+    data = TensorDataset(on_grid(model, torch.rand(64, *SHAPE)), torch.zeros(64, dtype=torch.long))
     trainer = quiet_trainer(max_steps=2, precision="bf16-mixed", log_every_n_steps=1)
     trainer.fit(model, DataLoader(data, batch_size=32))
     losses = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/") and "loss" in k}

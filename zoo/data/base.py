@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, random_split
 from torchvision.transforms import v2
 
+from zoo.data.binarize import binarize_static, binary_sha256, check_binarize
 from zoo.data.memory import TensorBatches, TensorImages
 from zoo.errors import ConfigError
 from zoo.paths import zoo_home  # one definition of $ZOO_HOME for weights and data; re-exported here
@@ -82,6 +83,10 @@ class ImageDataModule(lightning.LightningDataModule):
         random_flip: flip train images horizontally with probability 1/2 (val and test never). In memory:
             per image of the batch, drawn from the epoch's seeded generator; per item:
             ``v2.RandomHorizontalFlip`` on each image.
+        binarize: ``None``: grey levels in [0, 1]. ``"dynamic"``: binary images for Bernoulli models
+            (zoo/data/binarize.py): train batches re-drawn as Bernoulli(intensity) on every read (from the
+            epoch's seeded generator), val and test one static binarization with a fixed seed
+            (:meth:`static_binarization`). In-memory path only.
     """
 
     #: (C, H, W) of the images before any resize.
@@ -104,6 +109,7 @@ class ImageDataModule(lightning.LightningDataModule):
         in_memory: bool | None = None,
         device: str | None = None,
         random_flip: bool = False,
+        binarize: str | None = None,
     ) -> None:
         super().__init__()
         _check_int("batch_size", batch_size, 1)
@@ -125,6 +131,12 @@ class ImageDataModule(lightning.LightningDataModule):
         if not isinstance(random_flip, bool):
             raise ConfigError(f"random_flip must be true or false, got {random_flip!r}")
         in_memory = self._check_in_memory(in_memory)
+        binarize = check_binarize(binarize)
+        if binarize is not None and not in_memory:
+            raise ConfigError(
+                f"binarize={binarize!r} needs the in-memory path (it draws the bits batch-wise), but "
+                f"{type(self).__name__} is on the per-item path; pass in_memory=True or drop binarize"
+            )
         if device is not None:
             self._check_device(device, in_memory)
 
@@ -139,6 +151,7 @@ class ImageDataModule(lightning.LightningDataModule):
         self.in_memory = in_memory
         self.device = device
         self.random_flip = random_flip
+        self.binarize = binarize
         # Resolved once here, not per call, so that every process of a run agrees on it.
         self.root = Path(data_dir).expanduser() if data_dir is not None else zoo_home() / "data"
         if self.nominal_train_size is not None:
@@ -190,8 +203,26 @@ class ImageDataModule(lightning.LightningDataModule):
             self.train_dataset, self.val_dataset = random_split(
                 full, [n_train, n_val], generator=split_generator
             )
+            if self.binarize is not None:  # train stays grey (binarized per batch), val is static
+                static = self.static_binarization("train")[0].to(self._data_device())
+                self.val_dataset = Subset(static, self.val_dataset.indices)
         if stage in ("test", "predict", None) and self.test_dataset is None:
-            self.test_dataset = self._load_split(train=False)
+            if self.binarize is not None:
+                self.test_dataset = self.static_binarization("test")[0].to(self._data_device())
+            else:
+                self.test_dataset = self._load_split(train=False)
+
+    def static_binarization(self, split: str) -> tuple[TensorImages, str]:
+        """The static binarization of the official ``split`` (``"train"`` or ``"test"``, whole) and the sha256
+        of its bits (zoo/data/binarize.py): what validation, test and ``zoo evaluate --metrics nll`` score
+        binary models on. The seed is fixed (not ``seed``), so every run sees the same bits."""
+        if split not in ("train", "test"):
+            raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
+        if not self.supports_in_memory():
+            raise ConfigError(f"{type(self).__name__} has no in-memory path, so no static binarization")
+        images, labels = self.load_tensors(train=split == "train")
+        bits = binarize_static(images)
+        return TensorImages(bits, labels), binary_sha256(bits)
 
     def train_dataloader(self) -> DataLoader | TensorBatches:
         train = self._require(self.train_dataset, "train", "fit")
@@ -307,6 +338,7 @@ class ImageDataModule(lightning.LightningDataModule):
             rank=rank,
             world_size=world_size,
             random_flip=train and self.random_flip,
+            binarize=train and self.binarize is not None,
             pin_memory=self._pin_memory(),
         )
 

@@ -49,10 +49,12 @@ class DigitsDataModule(ImageDataModule):
         in_memory: bool | None = None,
         device: str | None = None,
         random_flip: bool = False,
+        binarize: str | None = None,
     ) -> None:
         super().__init__(
             batch_size=batch_size, num_workers=num_workers, size=size, seed=seed, val_size=val_size,
             in_memory=in_memory, device=device, random_flip=random_flip,
+            binarize=binarize,
         )
         self._splits: tuple[TensorDataset, TensorDataset] | None = None
 

@@ -43,6 +43,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from zoo.data.binarize import binarize_dynamic
 from zoo.errors import ConfigError
 
 __all__ = ["TensorBatches", "TensorImages", "epoch_generator", "resize_images", "to_float_images"]
@@ -111,6 +112,8 @@ class TensorBatches:
         seed: seeds the permutations (and the flips) together with the epoch.
         rank, world_size: this process's shard (``trainer.global_rank``, ``trainer.world_size``).
         random_flip: flip each image horizontally with probability 1/2, drawn from the epoch's generator.
+        binarize: dynamic binarization: each pixel of each batch becomes 1 with probability its intensity,
+            drawn from the epoch's generator after the order and the flips (zoo/data/binarize.py).
         pin_memory: pin CPU batches so a CUDA copy can be non-blocking (Lightning copies with
             ``non_blocking=True`` to CUDA).
     """
@@ -131,6 +134,7 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         random_flip: bool = False,
+        binarize: bool = False,
         pin_memory: bool = False,
     ) -> None:
         if not 0 <= rank < world_size:
@@ -139,6 +143,7 @@ class TensorBatches:
         self.indices = torch.arange(len(images)) if indices is None else torch.as_tensor(indices, dtype=torch.int64)
         self.batch_size = batch_size
         self.shuffle, self.drop_last, self.random_flip = shuffle, drop_last, random_flip
+        self.binarize = binarize
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.pin_memory = pin_memory and images.device.type == "cpu"
         self.epoch = 0
@@ -181,6 +186,8 @@ class TensorBatches:
             if flip_batches is not None:
                 x = torch.where(flip_batches[b].view(-1, 1, 1, 1), x.flip(-1), x)
             x, y = to_float_images(x), self.labels.index_select(0, index)
+            if self.binarize:
+                x = binarize_dynamic(x, generator)
             if self.pin_memory:
                 x, y = x.pin_memory(), y.pin_memory()
             yield x, y

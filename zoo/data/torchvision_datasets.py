@@ -77,10 +77,12 @@ class _TorchvisionDataModule(ImageDataModule):
         in_memory: bool | None = None,
         device: str | None = None,
         random_flip: bool = False,
+        binarize: str | None = None,
     ) -> None:
         super().__init__(
             data_dir=data_dir, batch_size=batch_size, num_workers=num_workers, size=size, seed=seed,
             val_size=val_size, in_memory=in_memory, device=device, random_flip=random_flip,
+            binarize=binarize,
         )
         self.download = download
 

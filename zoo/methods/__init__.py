@@ -7,11 +7,15 @@ cGAN).
 """
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
+from zoo.methods.autoregressive.base import AutoregressiveModel
+from zoo.methods.autoregressive.pixelcnn import PixelCNN
 from zoo.methods.base import GenerativeModel, LatentVariableModel, ZooModule
 from zoo.methods.gan.base import TwoPlayerGAN
 from zoo.methods.gan.cgan import ConditionalGAN
 from zoo.methods.gan.dcgan import DCGAN
+from zoo.methods.gan.infogan import InfoGAN
 from zoo.methods.gan.gan import GAN
+from zoo.methods.gan.mad_gan import MADGAN
 from zoo.methods.gan.wgan import WGAN
 from zoo.methods.gan.wgan_gp import WGANGP
 from zoo.methods.players import MultiPlayerModel, Player
@@ -19,8 +23,12 @@ from zoo.methods.vae.vae import VAE
 
 __all__ = [
     "DCGAN",
+    "InfoGAN",
     "ConditionalGAN",
     "GAN",
+    "MADGAN",
+    "PixelCNN",
+    "AutoregressiveModel",
     "VAE",
     "WGAN",
     "WGANGP",

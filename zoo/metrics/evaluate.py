@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from zoo.capabilities import LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, require
 from zoo.data import ImageDataModule
+from zoo.data.binarize import STATIC_SEED
 from zoo.distributions import bits_per_dim
 from zoo.errors import ConfigError
 from zoo.factories import class_path, import_class
@@ -295,6 +296,11 @@ def evaluate(
 
     if "nll" in names:
         images = split_dataset(datamodule, nll_split, n_nll)
+        data_kind: dict[str, Any] = {"kind": "grey levels in [0, 1] (not a normalised likelihood for Bernoulli models)"}
+        if getattr(datamodule, "binarize", None) is not None:  # binary models: the static seeded binarization
+            static, sha256 = datamodule.static_binarization(nll_split)
+            images = static if n_nll is None else Subset(static, range(len(images)))
+            data_kind = {"kind": "binarized", "binarization": "static", "seed": STATIC_SEED, "sha256": sha256}
         generator = torch.Generator().manual_seed(seed)
         log_px = []
         for x in batches(images, batch_size, f"log-likelihood, K={nll_k}"):
@@ -308,8 +314,9 @@ def evaluate(
         protocol["nll"] = {
             "split": nll_split,
             "n": len(nll),
-            "k": nll_k,
+            "k": nll_k if model.likelihood_kind == "importance_weighted" else None,
             "kind": model.likelihood_kind,
+            "data": data_kind,
             "estimator": LIKELIHOOD_KINDS[model.likelihood_kind],
             "unit": "nats per image; nll_bpd = nll / (C*H*W * ln 2)",
             "num_dims": num_dims,
@@ -437,7 +444,8 @@ def format_table(result: dict[str, Any]) -> str:
         )
     if "nll" in protocol:
         nll = protocol["nll"]
-        lines.append(f"  nll: {nll['split']} split, n={nll['n']}, K={nll['k']}, nats per image")
+        k = f", K={nll['k']}" if nll["k"] is not None else ""
+        lines.append(f"  nll: {nll['split']} split, n={nll['n']}, {nll['kind']}{k}, nats per image")
     width = max(len(name) for name in result["metrics"])
     lines += [f"  {name:<{width}}  {value:.6g}" for name, value in result["metrics"].items()]
     return "\n".join(lines)

@@ -18,7 +18,9 @@ from zoo.nets.batchnorm import ReferenceBatchNorm2d, VirtualBatchNorm2d
 from zoo.nets.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from zoo.nets.infogan import InfoGANDiscriminator, QHead
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
+from zoo.nets.multi import MultiHeadGenerator
 
 EncoderFactory = Callable[[Sequence[int], int], nn.Module]
 DecoderFactory = Callable[[int, Sequence[int]], nn.Module]
@@ -44,8 +46,11 @@ __all__ = [
     "DCGANGenerator",
     "DecoderFactory",
     "EncoderFactory",
+    "InfoGANDiscriminator",
     "MLPDecoder",
     "MLPEncoder",
+    "MultiHeadGenerator",
+    "QHead",
     "ReferenceBatchNorm2d",
     "VirtualBatchNorm2d",
 ]

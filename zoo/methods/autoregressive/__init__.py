@@ -1,0 +1,1 @@
+"""Autoregressive models: exact likelihoods of discrete images as products of per-pixel conditionals."""
