@@ -539,6 +539,17 @@ def _nll_estimator(record: dict[str, Any]) -> str:
     return f"{kind.replace('_', '-')}, K={nll['k']}" if kind == "importance_weighted" else kind.replace("_", " ")
 
 
+def _nll_data(record: dict[str, Any]) -> str:
+    """What the NLL is a likelihood of: the record's data kind (zoo evaluate writes a dict since the binarized
+    protocol; older records a sentence or nothing: grey levels under a Bernoulli decoder)."""
+    data = record["protocol"].get("nll", {}).get("data", GREY_LEVEL_BERNOULLI)
+    if not isinstance(data, dict):
+        return data
+    if data.get("kind") == "binarized":
+        return f"binarized ({data.get('binarization')}, seed {data.get('seed')}, sha256 {str(data.get('sha256'))[:12]})"
+    return GREY_LEVEL_BERNOULLI if str(data.get("kind", "")).startswith("grey levels") else str(data.get("kind"))
+
+
 SAMPLE_COLUMNS = (
     ("FID ↓", lambda r: fmt(metric(r, "fid_"))),
     ("KID ↓", lambda r: fmt(metric(r, "kid_"), 1)),
@@ -558,7 +569,7 @@ TASK_TABLES: dict[str, TaskTable] = {
         (("NLL ↓", lambda r: f"{fmt(r['metrics']['nll'], 1)} ± {fmt(r['metrics'].get('nll_std_err'), 1)}"),
          ("bits/dim ↓", lambda r: fmt(r["metrics"].get("nll_bpd"), 3)),
          ("estimator", _nll_estimator),
-         ("data", lambda r: r["protocol"].get("nll", {}).get("data", GREY_LEVEL_BERNOULLI))),
+         ("data", _nll_data)),
         lambda r: r["metrics"]["nll"]),
 }
 

@@ -297,15 +297,16 @@ def hand_two_player_gan(model: nn.Module, device: torch.device, update: Updater)
 
 
 def hand_loop(cls: type) -> Callable[[nn.Module, torch.device, Updater], tuple[nn.Module, Step]] | None:
-    """The hand loop of a method class's engine shape, or None (conditional models: no hand loop written yet)."""
+    """The hand loop of a method class's engine shape, or None (conditional models, InfoGAN, MAD-GAN and the
+    autoregressive family: no hand loop written yet)."""
     if CONDITIONAL in cls.capabilities:
         return None
     if issubclass(cls, VAE):
         return hand_vae
     if issubclass(cls, Autoencoder):
         return hand_autoencoder
-    if issubclass(cls, TwoPlayerGAN):
-        return hand_two_player_gan
+    if issubclass(cls, TwoPlayerGAN):  # the GAN objectives written out in TWO_PLAYER; others have none yet
+        return hand_two_player_gan if cls.__name__ in TWO_PLAYER else None
     return None
 
 
