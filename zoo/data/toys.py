@@ -17,8 +17,30 @@ import torch
 from zoo.errors import ConfigError
 
 
+class GaussianMixture:
+    """Equal-weight isotropic Gaussians of std ``std`` around ``centers`` (a subclass's layout): sampling and
+    mode coverage, shared by the ring and the grid."""
+
+    modes: int
+    std: float
+
+    @property
+    def centers(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """n points as "images" (n, 2, 1, 1) in [0, 1], and their mode indices (n,)."""
+        mode = torch.randint(self.modes, (n,), generator=generator)
+        points = self.centers[mode] + self.std * torch.randn(n, 2, generator=generator)
+        return points.view(n, 2, 1, 1), mode
+
+    def coverage(self, points: torch.Tensor, *, max_std: float = 3.0, min_share: float = 0.2) -> tuple[int, float]:
+        """(modes covered, fraction of high-quality points) of generated ``points``: see ``mode_coverage``."""
+        return mode_coverage(points, self.centers, self.std, max_std=max_std, min_share=min_share)
+
+
 @dataclass(frozen=True)
-class Ring:
+class Ring(GaussianMixture):
     """``modes`` isotropic Gaussians of std ``std`` evenly spaced on a circle of ``radius`` around
     (0.5, 0.5); the defaults keep 3 std of every mode inside [0, 1]."""
 
@@ -38,19 +60,9 @@ class Ring:
         angle = torch.arange(self.modes, dtype=torch.float64) * (2 * math.pi / self.modes)
         return (0.5 + self.radius * torch.stack([angle.cos(), angle.sin()], dim=1)).float()
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """n points as "images" (n, 2, 1, 1) in [0, 1], and their mode indices (n,)."""
-        mode = torch.randint(self.modes, (n,), generator=generator)
-        points = self.centers[mode] + self.std * torch.randn(n, 2, generator=generator)
-        return points.view(n, 2, 1, 1), mode
-
-    def coverage(self, points: torch.Tensor, *, max_std: float = 3.0, min_share: float = 0.2) -> tuple[int, float]:
-        """(modes covered, fraction of high-quality points) of generated ``points``: see ``mode_coverage``."""
-        return mode_coverage(points, self.centers, self.std, max_std=max_std, min_share=min_share)
-
 
 @dataclass(frozen=True)
-class Grid:
+class Grid(GaussianMixture):
     """``side`` x ``side`` isotropic Gaussians of std ``std`` on a square lattice filling [0, 1]^2: centres at
     (i + 0.5) / side, so neighbours are 1 / side apart (0.2 for the 5x5 grid: 20 std at the default std) and
     3 std of every mode stay inside [0, 1]."""
@@ -74,16 +86,6 @@ class Grid:
         """(side**2, 2) mode centres, row by row."""
         ticks = (torch.arange(self.side, dtype=torch.float64) + 0.5) / self.side
         return torch.cartesian_prod(ticks, ticks).float()
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """n points as "images" (n, 2, 1, 1) in [0, 1], and their mode indices (n,)."""
-        mode = torch.randint(self.modes, (n,), generator=generator)
-        points = self.centers[mode] + self.std * torch.randn(n, 2, generator=generator)
-        return points.view(n, 2, 1, 1), mode
-
-    def coverage(self, points: torch.Tensor, *, max_std: float = 3.0, min_share: float = 0.2) -> tuple[int, float]:
-        """(modes covered, fraction of high-quality points) of generated ``points``: see ``mode_coverage``."""
-        return mode_coverage(points, self.centers, self.std, max_std=max_std, min_share=min_share)
 
 
 def mode_coverage(points: torch.Tensor, centers: torch.Tensor, std: float, *, max_std: float = 3.0,
