@@ -81,6 +81,29 @@ def check_count(n: object, *, where: str) -> None:
         raise InputError(f"{where}: n must be an int >= 1, got {n!r}")
 
 
+def check_labels(y: object, n: int, num_classes: int, *, where: str) -> torch.Tensor:
+    """Class labels for ``n`` images of a class-conditional model: one int for all, or n of them (a sequence or
+    an integer tensor), each in [0, num_classes). Returns them as (n,) int64; an InputError naming the fix."""
+    try:
+        labels = torch.as_tensor(y)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputError(f"{where}: y must be class indices (an int or a LongTensor), got {type(y).__name__}") from None
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise InputError(f"{where}: y must be class indices (an int or a LongTensor), got {labels.dtype} values")
+    labels = labels.long()
+    if labels.dim() == 0:  # one class for every image
+        labels = labels.expand(n)
+    if labels.dim() != 1 or len(labels) != n:
+        what = f"{len(labels)} labels" if labels.dim() == 1 else f"shape {tuple(labels.shape)}"
+        raise InputError(f"{where}: y has {what} for {n} images; pass one label per image (a LongTensor of length "
+                         f"{n}) or one int for all")
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise InputError(f"{where}: label {bad} is outside [0, num_classes={num_classes}); pass classes "
+                         f"0..{num_classes - 1}")
+    return labels
+
+
 def to_signed(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] -> [-1, 1], for nets with a tanh output (DCGAN's convention)."""
     return x * 2 - 1

@@ -8,7 +8,10 @@ cGAN).
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
 from zoo.methods.autoregressive.base import AutoregressiveModel
+from zoo.methods.autoregressive.diagonal_bilstm import DiagonalBiLSTM
+from zoo.methods.autoregressive.gated_pixelcnn import GatedPixelCNN
 from zoo.methods.autoregressive.pixelcnn import PixelCNN
+from zoo.methods.autoregressive.row_lstm import RowLSTM
 from zoo.methods.base import GenerativeModel, LatentVariableModel, ZooModule
 from zoo.methods.gan.base import TwoPlayerGAN
 from zoo.methods.gan.cgan import ConditionalGAN
@@ -28,6 +31,9 @@ __all__ = [
     "GAN",
     "MADGAN",
     "PixelCNN",
+    "GatedPixelCNN",
+    "RowLSTM",
+    "DiagonalBiLSTM",
     "AutoregressiveModel",
     "VAE",
     "WGAN",

@@ -18,9 +18,11 @@ from zoo.nets.batchnorm import ReferenceBatchNorm2d, VirtualBatchNorm2d
 from zoo.nets.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from zoo.nets.gated_pixelcnn import GatedPixelCNNNet
 from zoo.nets.infogan import InfoGANDiscriminator, QHead
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
 from zoo.nets.multi import MultiHeadGenerator
+from zoo.nets.pixelrnn import DiagonalBiLSTMLayer, PixelRNNNet, RowLSTMLayer
 
 EncoderFactory = Callable[[Sequence[int], int], nn.Module]
 DecoderFactory = Callable[[int, Sequence[int]], nn.Module]
@@ -44,13 +46,17 @@ __all__ = [
     "ConvEncoder",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "DiagonalBiLSTMLayer",
     "DecoderFactory",
     "EncoderFactory",
+    "GatedPixelCNNNet",
     "InfoGANDiscriminator",
     "MLPDecoder",
     "MLPEncoder",
     "MultiHeadGenerator",
     "QHead",
+    "PixelRNNNet",
     "ReferenceBatchNorm2d",
+    "RowLSTMLayer",
     "VirtualBatchNorm2d",
 ]

@@ -20,6 +20,12 @@ The data are discrete: ``levels`` = 2 is binary data (pixels 0 or 1; Bernoulli c
 ``binarize: dynamic`` data, zoo/data/binarize.py), ``levels`` = n > 2 is n-level data (pixel values
 i / (n - 1); categorical conditionals; 17 for scikit-learn's digits, 256 for 8-bit images). A pixel off that
 grid has no probability under the model and is refused with a one-line error.
+
+A class-conditional method (``num_classes`` set) models p(x | y) = prod_i p(x_i | x_<i, y): its conditionals
+read the labels y (N,) too, it trains on the batch's labels, and ``log_likelihood``, ``sample`` and ``complete``
+take ``y=`` (one int for all images, or one label per image), which an unconditional one refuses. Only
+``sample`` does without: it then draws the classes uniformly, as cGAN's (every generative model answers
+``sample(n)``: the sample grids and FID callbacks ask that).
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from zoo.capabilities import LIKELIHOOD, SAMPLE
 from zoo.distributions import bits_per_dim, discrete_pixel_log_likelihood
 from zoo.errors import ConfigError, InputError
-from zoo.images import check_image_input
+from zoo.images import check_image_input, check_labels
 from zoo.methods.base import Batch, GenerativeModel, Terms
 
 #: how far (in level units) a pixel may sit from its level and still count as on it: float32 rounding of i/(n-1)
@@ -51,6 +57,8 @@ class AutoregressiveModel(GenerativeModel):
     capabilities = frozenset({SAMPLE, LIKELIHOOD})
     likelihood_kind = "exact_discrete"
     family = "autoregressive"
+    #: labels y in [0, num_classes) of a class-conditional model; None: unconditional (a subclass sets it)
+    num_classes: int | None = None
 
     def __init__(
         self,
@@ -76,10 +84,26 @@ class AutoregressiveModel(GenerativeModel):
         return 1 if self.levels == 2 else self.levels
 
     # -- what a method writes ---------------------------------------------------------------------------
-    def conditionals(self, x: torch.Tensor) -> torch.Tensor:
+    def conditionals(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, C, K, H, W) of p(x_i | x_<i) for every pixel and channel of ``x`` (N, C, H, W), each
-        computed from the pixels and channels before it only."""
+        computed from the pixels and channels before it only; of p(x_i | x_<i, y) given the labels ``y`` (N,)
+        of a class-conditional model (None for an unconditional one: the public methods make sure)."""
         raise NotImplementedError
+
+    # -- the labels -------------------------------------------------------------------------------------
+    def class_labels(self, y: Any, n: int, *, where: str) -> torch.Tensor | None:
+        """The labels (n,) on the model's device for a class-conditional model (``y`` one int or n labels),
+        None for an unconditional one; a one-line InputError when ``y`` is missing, extra or out of range."""
+        name = type(self).__name__
+        if self.num_classes is None:
+            if y is not None:
+                raise InputError(f"{where}: {name} is unconditional (it models p(x), not p(x | y)) and takes no "
+                                 "labels y; drop y, or train a class-conditional model")
+            return None
+        if y is None:
+            raise InputError(f"{where}: {name} is class-conditional (num_classes={self.num_classes}); pass y= (one "
+                             f"int for all {n} images, or a LongTensor of {n} labels in 0..{self.num_classes - 1})")
+        return check_labels(y, n, self.num_classes, where=where).to(self.device)
 
     # -- the data grid ----------------------------------------------------------------------------------
     def to_levels(self, x: torch.Tensor, *, where: str) -> torch.Tensor:
@@ -103,23 +127,32 @@ class AutoregressiveModel(GenerativeModel):
         return index.to(self.dtype) / (self.levels - 1)
 
     # -- the likelihood ---------------------------------------------------------------------------------
-    def log_prob(self, x: torch.Tensor, *, where: str = "log_likelihood") -> torch.Tensor:
-        """log p(x) per image, (N,), in nats; differentiable (the training objective)."""
+    def log_prob(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, *, where: str = "log_likelihood"
+    ) -> torch.Tensor:
+        """log p(x) (or log p(x | y) given checked labels ``y`` (N,)) per image, (N,), in nats; differentiable
+        (the training objective)."""
         levels = self.to_levels(x, where=f"{type(self).__name__}.{where}")
-        return discrete_pixel_log_likelihood(self.conditionals(x), levels)
+        return discrete_pixel_log_likelihood(self.conditionals(x, y), levels)
 
     @torch.no_grad()
     def log_likelihood(
-        self, x: torch.Tensor, k: int | None = None, *, batch_size: int = 1024, generator: Any = None
+        self, x: torch.Tensor, k: int | None = None, *, y: Any = None, batch_size: int = 1024,
+        generator: Any = None,
     ) -> torch.Tensor:
-        """The exact log p(x) per image, (N,), in nats. ``k`` and ``generator`` are accepted for the shared
-        ``zoo evaluate`` protocol and unused (nothing is estimated); ``batch_size`` images per pass."""
+        """The exact log p(x) per image, (N,), in nats; log p(x | y) for a class-conditional model, which needs
+        ``y`` (one int for all images, or one label per image). ``k`` and ``generator`` are accepted for the
+        shared ``zoo evaluate`` protocol and unused (nothing is estimated); ``batch_size`` images per pass."""
         x = self.images(x)
-        return torch.cat([self.log_prob(xb) for xb in x.split(max(1, batch_size))])
+        labels = self.class_labels(y, len(x), where=f"{type(self).__name__}.log_likelihood")
+        chunks = x.split(max(1, batch_size))
+        label_chunks = labels.split(max(1, batch_size)) if labels is not None else [None] * len(chunks)
+        return torch.cat([self.log_prob(xb, yb) for xb, yb in zip(chunks, label_chunks)])
 
     # -- training ---------------------------------------------------------------------------------------
     def objective(self, batch: Batch) -> Terms:
-        nll = -self.log_prob(self.images(batch), where="objective").mean()
+        y = self.labels(batch) if self.num_classes is not None else None  # p(x | y): the batch's own labels
+        nll = -self.log_prob(self.images(batch), y, where="objective").mean()
         return {"loss": nll, "nll": nll.detach(), "bits_per_dim": bits_per_dim(nll.detach(), self.num_dims)}
 
     @property
@@ -129,21 +162,29 @@ class AutoregressiveModel(GenerativeModel):
 
     # -- sampling ---------------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images drawn pixel by pixel in raster order, channel by channel: (n, C, H, W) in [0, 1]."""
+    def sample(self, n: int, *, y: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images drawn pixel by pixel in raster order, channel by channel: (n, C, H, W) in [0, 1]. A
+        class-conditional model draws from p(x | y) for ``y``: one int for all, or n labels (None: each
+        class drawn uniformly, with ``generator``)."""
+        if y is None and self.num_classes is not None:  # sample(n): classes uniform, drawn before any pixel
+            device = generator.device if generator is not None else self.device
+            y = torch.randint(self.num_classes, (n,), generator=generator, device=device)
+        labels = self.class_labels(y, n, where=f"{type(self).__name__}.sample")
         x = torch.zeros(n, *self.in_shape, device=self.device, dtype=self.dtype)
-        return self._fill(x, torch.zeros_like(x, dtype=torch.bool), generator)
+        return self._fill(x, torch.zeros_like(x, dtype=torch.bool), generator, labels)
 
     @torch.no_grad()
     def complete(
-        self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None
+        self, x: torch.Tensor, mask: torch.Tensor, *, y: Any = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``x`` with the pixels where ``mask`` is 0 sampled in raster order, those where it is 1 kept.
 
         x: (N, C, H, W) in [0, 1], on the model's level grid where kept. mask: 0/1 or bool, shape (N, C, H, W)
-        or broadcastable to it with the same (H, W), e.g. (1, 1, H, W)."""
+        or broadcastable to it with the same (H, W), e.g. (1, 1, H, W). y: the classes of a class-conditional
+        model (one int for all, or N labels)."""
         where = f"{type(self).__name__}.complete"
         check_image_input(x, self.in_shape, where=where)
+        labels = self.class_labels(y, len(x), where=where)
         if not isinstance(mask, torch.Tensor) or mask.dim() != 4 or mask.shape[-2:] != x.shape[-2:] or any(
             m not in (1, s) for m, s in zip(mask.shape[:2], x.shape[:2])
         ):
@@ -157,10 +198,13 @@ class AutoregressiveModel(GenerativeModel):
         keep = mask.to(device=self.device, dtype=torch.bool).expand(x.shape)
         x = x.to(self.device, self.dtype)
         self.to_levels(torch.where(keep, x, torch.zeros_like(x)), where=where)  # kept pixels on the grid
-        return self._fill(torch.where(keep, x, torch.zeros_like(x)), keep, generator)
+        return self._fill(torch.where(keep, x, torch.zeros_like(x)), keep, generator, labels)
 
-    def _fill(self, x: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Sample every pixel of ``x`` where ``keep`` is False, in raster then channel order, in place."""
+    def _fill(
+        self, x: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None, y: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Sample every pixel of ``x`` where ``keep`` is False, in raster then channel order, in place (given
+        the checked labels ``y`` of a class-conditional model)."""
         channels, height, width = self.in_shape
         for i in range(height):
             for j in range(width):
@@ -169,7 +213,7 @@ class AutoregressiveModel(GenerativeModel):
                     if not bool(missing.any()):
                         continue
                     # rows below i cannot reach row i (the masks zero them), so the net reads rows 0..i only
-                    logits = self.conditionals(x[:, :, : i + 1])[:, c, :, i, j]  # (N, K)
+                    logits = self.conditionals(x[:, :, : i + 1], y)[:, c, :, i, j]  # (N, K)
                     drawn = self.from_levels(self._draw(logits, generator))
                     x[:, c, i, j] = torch.where(missing, drawn, x[:, c, i, j])
         return x

@@ -69,8 +69,9 @@ class PixelCNN(AutoregressiveModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conditionals(x)
 
-    def conditionals(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, C, K, H, W) of p(x_i | x_<i): the masked stack in one pass."""
+    def conditionals(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, C, K, H, W) of p(x_i | x_<i): the masked stack in one pass (unconditional: ``y`` is
+        always None, the base refuses labels)."""
         return self.net(x)
 
 
