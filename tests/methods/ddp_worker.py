@@ -28,7 +28,11 @@ class GatherChecksums(L.Callback):
         self.path = path
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        state = torch.cat([v.detach().double().flatten() for v in pl_module.state_dict().values()])
+        # Batch norm's running statistics are left out: DDP broadcasts rank 0's buffers at every forward, so the
+        # ranks differ only by their last local update (a conditional G's batch holds each rank's own labels),
+        # and the checkpoint is rank 0's. Every other buffer (the AE's code moments, a reference batch) counts.
+        state = torch.cat([v.detach().double().flatten() for k, v in pl_module.state_dict().items()
+                           if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))])
         checksums = trainer.strategy.all_gather(torch.stack([state.sum(), state.abs().sum(), state.pow(2).sum()]))
         if trainer.is_global_zero:
             torch.save(checksums.cpu(), self.path)
@@ -36,12 +40,15 @@ class GatherChecksums(L.Callback):
 
 def main(name: str, path: str, kwargs: str = "{}") -> None:
     L.seed_everything(0, verbose=False)
+    # latent_dim 4 unless the case sets it (null: the method derives it, as InfoGAN does from its codes)
+    args = {k: v for k, v in {"in_shape": (1, 8, 8), "latent_dim": 4, **json.loads(kwargs)}.items() if v is not None}
     if ":" in name:
         module, _, cls = name.partition(":")
-        model = getattr(importlib.import_module(module), cls)(in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
+        model = getattr(importlib.import_module(module), cls)(**args)
     else:
-        model = zoo.create_model(name, in_shape=(1, 8, 8), latent_dim=4, **json.loads(kwargs))
-    data = TensorDataset(torch.rand(128, 1, 8, 8), torch.zeros(128, dtype=torch.long))
+        model = zoo.create_model(name, **args)
+    # labels 0..9 for the conditional methods (the others never read them)
+    data = TensorDataset(torch.rand(128, 1, 8, 8), torch.arange(128) % 10)
     trainer = L.Trainer(
         max_steps=8,
         accelerator="cpu",

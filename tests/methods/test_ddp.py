@@ -7,7 +7,9 @@ WGAN-GP case runs the two-player engine's alternating updates (DDP must expect t
 parameters), the gradient penalty's double backward, and the generator EMA, with a virtual-batch-norm
 generator whose reference batch (a buffer) must be the same on both ranks. The three-player toy
 (tests/methods/players_toy.py) runs players of three periods, a net in two players, weight clipping and the
-EMA of a two-net player."""
+EMA of a two-net player. The GAN family's second part adds labels entering G and a projection D (cGAN), a
+Q head stepped with G while D's optimizer steps the body they share (InfoGAN), and k generators sharing all
+but their first layer against a (k+1)-way D (MAD-GAN)."""
 import json
 import subprocess
 import sys
@@ -22,11 +24,20 @@ VIRTUAL_BN_GENERATOR = {"class_path": "zoo.nets.DCGANGenerator",
                         "init_args": {"width": 8, "norm": "virtual", "reference_batch": 4}}
 
 
+INFOGAN_TINY = {
+    "generator": {"class_path": "zoo.nets.DCGANGenerator", "init_args": {"width": 8}},
+    "discriminator": {"class_path": "zoo.nets.InfoGANDiscriminator", "init_args": {"width": 8, "features": 16}},
+}
+
+
 @pytest.mark.parametrize(
     "name, kwargs",
     [("ae", {}), ("vae", {}), ("wgan_gp", {"n_critic": 2, "ema_decay": 0.9, "generator": VIRTUAL_BN_GENERATOR}),
-     ("tests.methods.players_toy:ThreePlayerToy", {"ema_decay": 0.9})],
-    ids=["ae", "vae", "wgan_gp", "three_players"],
+     ("tests.methods.players_toy:ThreePlayerToy", {"ema_decay": 0.9}),
+     ("cgan", {"discriminator_conditioning": "projection"}),
+     ("infogan", {"latent_dim": None, "noise_dim": 4, "q_hidden": 8, **INFOGAN_TINY}),
+     ("mad_gan", {"num_generators": 3})],
+    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan"],
 )
 def test_two_cpu_ranks_stay_identical(name, kwargs, tmp_path):
     out = tmp_path / "checksums.pt"

@@ -22,7 +22,7 @@ import zoo
 from tests.conftest import quiet_trainer
 from zoo.capabilities import CONDITIONAL, SAMPLE, tasks_of
 from zoo.data import DigitsDataModule
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, InputError
 from zoo.images import to_signed
 from zoo.losses import discriminator_loss, generator_non_saturating_loss
 from zoo.methods import ConditionalGAN
@@ -165,15 +165,16 @@ def test_class_grid_has_one_row_per_class_sharing_each_column_noise():
 
 # -- bad input: one line naming the value and the fix --------------------------------------------------------
 @pytest.mark.parametrize("y, message", [
-    (10, r"^label 10 is outside \[0, num_classes=10\); pass classes 0\.\.9$"),
-    (torch.tensor([0, -1, 2]), r"^label -1 is outside \[0, num_classes=10\)"),
-    (torch.tensor([0, 1]), r"^y has 2 labels but n is 3; pass one label per sample"),
-    (torch.zeros(3, 1, dtype=torch.long), r"^y has shape \(3, 1\) but n is 3"),
-    (torch.tensor([0.0, 1.0, 2.0]), r"^y must be class indices \(an int or a LongTensor\), got torch.float32"),
-    (True, r"^y must be class indices"),
+    (10, r"^ConditionalGAN.sample: label 10 is outside \[0, num_classes=10\); pass classes 0\.\.9$"),
+    (torch.tensor([0, -1, 2]), r"^ConditionalGAN.sample: label -1 is outside \[0, num_classes=10\)"),
+    (torch.tensor([0, 1]), r"^ConditionalGAN.sample: y has 2 labels for 3 images; pass one label per image"),
+    (torch.zeros(3, 1, dtype=torch.long), r"^ConditionalGAN.sample: y has shape \(3, 1\) for 3 images"),
+    (torch.tensor([0.0, 1.0, 2.0]), r"^ConditionalGAN.sample: y must be class indices \(an int or a LongTensor\), "
+                                    r"got torch.float32"),
+    (True, r"^ConditionalGAN.sample: y must be class indices"),
 ])
 def test_bad_labels_for_sample_are_one_line_naming_the_value(y, message):
-    with pytest.raises(ConfigError, match=message) as info:
+    with pytest.raises(InputError, match=message) as info:
         tiny().sample(3, y=y)
     assert "\n" not in str(info.value)
 

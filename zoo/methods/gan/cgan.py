@@ -37,6 +37,7 @@ import torch
 
 from zoo.capabilities import CONDITIONAL, SAMPLE
 from zoo.errors import ConfigError
+from zoo.images import check_labels
 from zoo.methods.base import Batch
 from zoo.methods.gan.gan import GAN
 from zoo.nets.conditional import (
@@ -110,21 +111,7 @@ class ConditionalGAN(GAN):
         if y is None:
             device = generator.device if generator is not None else self.device
             return torch.randint(self.num_classes, (n,), generator=generator, device=device).to(self.device)
-        given = torch.as_tensor(y)
-        if given.dtype.is_floating_point or given.dtype.is_complex or given.dtype == torch.bool:
-            raise ConfigError(f"y must be class indices (an int or a LongTensor), got {given.dtype} values")
-        labels = given.long()
-        if labels.dim() == 0:  # one class for every sample
-            labels = labels.expand(n)
-        if labels.dim() != 1 or len(labels) != n:
-            what = f"{len(labels)} labels" if labels.dim() == 1 else f"shape {tuple(labels.shape)}"
-            raise ConfigError(f"y has {what} but n is {n}; pass one label per sample (a LongTensor of length n) "
-                              "or one int for all")
-        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
-            raise ConfigError(f"label {bad} is outside [0, num_classes={self.num_classes}); pass classes "
-                              f"0..{self.num_classes - 1}")
-        return labels.to(self.device)
+        return check_labels(y, n, self.num_classes, where=f"{type(self).__name__}.sample").to(self.device)
 
     @torch.no_grad()
     def sample(self, n: int, *, y: torch.Tensor | Sequence[int] | int | None = None,
