@@ -50,6 +50,16 @@ def test_logs_fid_every_n_epochs_and_at_the_last(monkeypatch, tmp_path):
     torch.testing.assert_close(module_value, value, rtol=1e-5, atol=0)
 
 
+def test_a_fast_dev_run_computes_no_fid(monkeypatch, tmp_path):
+    """Lightning's one-batch smoke run skips the FID (an autoregressive sampler would take minutes for it)."""
+    model = zoo.create_model("vae", in_shape=(1, 8, 8), latent_dim=4)
+    callback = PeriodicFID(extractor="digits_cls", n=300)
+    monkeypatch.setattr(callback, "_fid", lambda trainer, module: pytest.fail("FID computed in a fast_dev_run"))
+    trainer = quiet_trainer(fast_dev_run=True, callbacks=[callback], default_root_dir=tmp_path)
+    trainer.fit(model, DigitsDataModule(batch_size=64))
+    assert trainer.global_step == 1 and "val/fid_digits_cls" not in trainer.callback_metrics
+
+
 def test_bad_settings_fail_before_training():
     with pytest.raises(UnknownModelError, match="unknown extractor 'digit_cls'"):
         PeriodicFID(extractor="digit_cls")

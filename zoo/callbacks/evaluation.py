@@ -7,7 +7,8 @@ arXiv:1911.07023), so compare its values only with each other, not with publishe
 
 It runs at the end of the validation epoch (a run without validation batches logs none), outside
 ``training_step`` where torchmetrics warns that accumulating states grows memory, with the model in eval
-mode, and not during the sanity check.
+mode, and not during the sanity check nor a ``fast_dev_run`` (Lightning's one-batch smoke run: an FID of
+``n`` samples there measures nothing and, for a sampler that runs the net once per pixel, costs minutes).
 
 Each value is also appended, with the epoch, the step, and the wall-clock and CPU seconds (of this
 process: see :class:`zoo.callbacks.CPUBudget`) since training started, to
@@ -84,10 +85,10 @@ class PeriodicFID(L.Callback):
         self._cpu_start = time.process_time() - (previous[-1].get("cpu_s", 0.0) if previous else 0.0)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or trainer.fast_dev_run:
             return
         epoch = trainer.current_epoch
-        last = epoch + 1 >= (trainer.max_epochs or 0) or trainer.should_stop or bool(trainer.fast_dev_run)
+        last = epoch + 1 >= (trainer.max_epochs or 0) or trainer.should_stop
         if (epoch + 1) % self.every_n_epochs != 0 and not last:
             return
         value = self._fid(trainer, pl_module) if trainer.is_global_zero else 0.0
