@@ -24,11 +24,12 @@ from zoo.errors import UnknownModelError
 from zoo.methods import ZooModule
 from zoo.metrics.evaluate import evaluate
 from zoo.pretrained import INDEX, read_index
+from zoo.registry import model_info
 from zoo.weights import PACKAGE_DIR, get_weights, sha256_of
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = zoo.list_pretrained()
-METHODS = ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan")
+METHODS = ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan", "infogan")
 DATASETS = {"digits": (1, 8, 8), "fashion_mnist": (1, 28, 28)}
 #: |FID(n_fake=5000, seed 1) - stored FID(n_fake=10000, seed 0)| <= REL * stored + ABS. Measured on the digits
 #: entries with n_fake 5000 and seeds 1-3: ratios to the stored FID 0.955-1.055 (n_fake 2000: 0.947-1.099;
@@ -82,8 +83,11 @@ def test_entry_record_is_complete_and_true(name):
     if conditional:  # the domain classifier's accuracy on samples of each class (zoo/metrics/conditional.py)
         allowed |= {"conditional_accuracy", "conditional_accuracy_ratio", "conditional_accuracy_real"}
         allowed |= {f"conditional_accuracy_class_{k}" for k in range(protocol["extractor"]["num_classes"])}
+    extra = model_info(method).extra_metrics  # the method's own scores (InfoGAN's code accuracy)
+    allowed |= set(extra)
     assert set(meta["metrics"]) <= allowed, set(meta["metrics"]) - allowed
     assert ("conditional_accuracy" in meta["metrics"]) == conditional == ("conditional_accuracy" in protocol)
+    assert all(name in meta["metrics"] and name in protocol for name in extra)
     assert f"fid_{extractor}" in meta["metrics"]
     assert all(math.isfinite(v) for v in meta["metrics"].values())
     assert ("nll" in meta["metrics"]) == (method == "vae") and ("nll" in protocol) == (method == "vae")

@@ -118,6 +118,9 @@ def test_every_method_declares_its_paper_family_deviations_and_recipe(name):
     class_path = yaml.safe_load(recipe.read_text())["model"]["class_path"]
     module, _, attribute = class_path.rpartition(".")
     assert getattr(importlib.import_module(module), attribute) is info.cls, f"{info.recipe} trains {class_path}"
+    from zoo.metrics import MODEL_METRICS  # the leaderboard measures each of the method's own scores
+
+    assert set(info.extra_metrics) <= set(MODEL_METRICS), f"{name} declares scores no evaluator measures"
 
 
 def test_the_name_index_zoo_list_reads_is_the_registry():
@@ -135,6 +138,7 @@ def test_model_info_and_filters():
     assert list_models(family="gan") == ["cgan", "dcgan", "gan", "gan_minimax", "infogan", "mad_gan", "wgan", "wgan_gp"]
     assert list_models("vae*", capability="likelihood") == ["vae", "vae_conv"]
     assert list_models(capability="translate") == []
+    assert model_info("infogan").extra_metrics == ("code_accuracy",) and model_info("gan").extra_metrics == ()
 
 
 def test_saved_files_record_the_primary_name_of_a_class():

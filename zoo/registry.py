@@ -85,6 +85,11 @@ class ModelInfo:
         return getattr(self.cls, "likelihood_kind", None)
 
     @property
+    def extra_metrics(self) -> tuple[str, ...]:
+        """The method's own scores beyond its capabilities' (``zoo.metrics.MODEL_METRICS``)."""
+        return tuple(getattr(self.cls, "extra_metrics", ()))
+
+    @property
     def tasks(self) -> tuple[str, ...]:
         from zoo.capabilities import tasks_of
 

@@ -17,8 +17,10 @@ from zoo.loggers import run_dir
 class ImageGrids(L.Callback):
     """Every ``every_n_epochs`` epochs, for models that sample: ``images/samples_epoch=EEE.png`` from a fixed noise
     seed (the same z every epoch, so progress is visible; for conditional models one row of ``nrow`` per class)
-    and, for models that reconstruct, ``images/
-    reconstructions_epoch=EEE.png``: rows of validation images alternating with their reconstructions.
+    and, for models that reconstruct, ``images/reconstructions_epoch=EEE.png``: rows of validation images
+    alternating with their reconstructions; plus the method's own grids (``extra_grids``: InfoGAN writes
+    ``traversal_categorical0_epoch=EEE.png``, one row per code value, and one continuous sweep per code).
+    Nothing is drawn in a ``fast_dev_run`` (Lightning's one-batch smoke run).
 
     Args:
         n: images per grid (rows of ``nrow``).
@@ -50,6 +52,8 @@ class ImageGrids(L.Callback):
         self._originals = self._first_images(trainer) if RECONSTRUCT in capabilities_of(pl_module) else None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.fast_dev_run:  # Lightning's one-batch smoke run: an autoregressive sampler would take minutes
+            return
         epoch = trainer.current_epoch
         last = epoch + 1 >= (trainer.max_epochs or 0) or trainer.should_stop
         if (epoch + 1) % self.every_n_epochs == 0 or last:
@@ -67,19 +71,21 @@ class ImageGrids(L.Callback):
             if SAMPLE in capabilities_of(pl_module) and CONDITIONAL in capabilities_of(pl_module):
                 # one row per class: nrow samples of class 0, then of class 1, ...
                 y = torch.arange(pl_module.num_classes).repeat_interleave(self.nrow)
-                grids["samples"] = pl_module.sample(len(y), y=y, generator=generator)
+                grids["samples"] = pl_module.sample(len(y), y=y, generator=generator), self.nrow
             elif SAMPLE in capabilities_of(pl_module):
-                grids["samples"] = pl_module.sample(self.n, generator=generator)
+                grids["samples"] = pl_module.sample(self.n, generator=generator), self.nrow
             if self._originals is not None:
                 x = self._originals.to(pl_module.device)
-                grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow)
+                grids["reconstructions"] = _interleave_rows(x, pl_module.reconstruct(x), self.nrow), self.nrow
+            # the method's own grids (InfoGAN's code traversals), from the same fixed noise every time
+            grids.update(pl_module.extra_grids(nrow=self.nrow, generator=torch.Generator().manual_seed(self.seed)))
         pl_module.train(was_training)
-        for key, images in grids.items():
+        for key, (images, nrow) in grids.items():
             images = images.float().cpu()
             factor = -(-self.min_side // min(images.shape[-2:]))  # ceil division
             if factor > 1:
                 images = images.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
-            grid = make_grid(images, nrow=self.nrow, padding=2, pad_value=0.5)
+            grid = make_grid(images, nrow=nrow, padding=2, pad_value=0.5)
             path = folder / f"{key}_epoch={epoch:03d}.png"
             save_image(grid, path)
             _log_image(trainer, key, grid, path)

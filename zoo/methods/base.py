@@ -111,10 +111,18 @@ class ZooModule(L.LightningModule):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     #: for models with the "likelihood" capability: what ``log_likelihood`` returns (zoo/capabilities.py)
     likelihood_kind: ClassVar[str | None] = None
+    #: for models with the "likelihood" capability: the data ``log_likelihood`` is a log-probability of:
+    #: "binary" (pixels 0/1: ``zoo evaluate`` scores it on the static binarized split), "n-level" (pixels
+    #: i / (levels - 1)), or "continuous" (a density, not a probability of discrete images); see
+    #: ``likelihood_data`` on each method, which may depend on its settings
+    likelihood_data: str | None = None
     #: the paper the class implements (None on bases)
     paper: ClassVar[Paper | None] = None
     #: the family base it stands on: "autoencoders", "vae", "gan", ...
     family: ClassVar[str | None] = None
+    #: scores of this method beyond what its capabilities imply (names in ``zoo.metrics.MODEL_METRICS``), which
+    #: the leaderboard measures and lists in its row: InfoGAN's unsupervised ``"code_accuracy"``
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Every method a class defines under a public contract name gets its input checked at the boundary,
@@ -365,6 +373,12 @@ class ZooModule(L.LightningModule):
         if rng is not None:
             restore_rng_states(rng)
             self._rng_to_restore = None
+
+    def extra_grids(self, *, nrow: int, generator: torch.Generator | None = None
+                    ) -> dict[str, tuple[torch.Tensor, int]]:
+        """Method-specific image grids a run writes beside its samples (zoo.callbacks.ImageGrids), e.g.
+        InfoGAN's code traversals: ``{name: (images in [0, 1] (N, C, H, W), images per row)}``; none here."""
+        return {}
 
 
 class GenerativeModel(ZooModule):

@@ -31,7 +31,24 @@ _LAZY = {
     "get_extractor": "zoo.metrics.extractors",
     "list_extractors": "zoo.metrics.extractors",
     "evaluate": "zoo.metrics.evaluate",
+    "evaluate_codes": "zoo.metrics.codes",
 }
+
+#: evaluators of the scores a method declares in ``extra_metrics`` (zoo/methods/base.py), by name:
+#: ``(model, *, data) -> {"metrics": {...}, "protocol": {...}}``, as "module:function" so nothing loads early
+MODEL_METRICS = {"code_accuracy": "zoo.metrics.codes:evaluate_codes"}
+
+
+def model_metric(name: str):
+    """The evaluator of ``MODEL_METRICS[name]``; an unknown name is one ConfigError listing the known ones."""
+    import importlib
+
+    if name not in MODEL_METRICS:
+        from zoo.errors import ConfigError
+
+        raise ConfigError(f"unknown model metric {name!r}; known: {', '.join(sorted(MODEL_METRICS))}")
+    module, function = MODEL_METRICS[name].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def __getattr__(name: str):
@@ -50,12 +67,14 @@ __all__ = [
     "bits_per_dim",
     "diagonal_gaussian_log_density",
     "evaluate",
+    "evaluate_codes",
     "fid_metric",
     "get_extractor",
     "importance_weighted_log_likelihood",
     "is_metric",
     "kid_metric",
     "list_extractors",
+    "model_metric",
     "precision_recall",
     "standard_normal_log_density",
 ]

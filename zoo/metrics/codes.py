@@ -8,11 +8,16 @@ are used here, for evaluation only.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+from torch.utils.data import DataLoader
 
 from zoo.errors import ConfigError
+
+METRIC = "code_accuracy"
 
 
 def code_accuracy(codes: torch.Tensor, labels: torch.Tensor, num_values: int, num_classes: int) -> float:
@@ -35,4 +40,25 @@ def measure_code_accuracy(model, x: torch.Tensor, y: torch.Tensor, *, code: int 
     preds = torch.cat([model.encode(x[i:i + batch_size]).categorical[code].argmax(1).cpu()
                        for i in range(0, len(x), batch_size)])
     num_classes = int(y.max()) + 1
-    return {"code_accuracy": code_accuracy(preds, y.cpu(), model.categorical_codes[code], num_classes)}
+    return {METRIC: code_accuracy(preds, y.cpu(), model.categorical_codes[code], num_classes)}
+
+
+def evaluate_codes(model: Any, *, data: str, split: str = "test", code: int = 0) -> dict[str, Any]:
+    """``measure_code_accuracy`` of ``model`` on every image of ``split`` of ``data`` (a dataset name or a
+    recipe, as ``zoo evaluate --data``), under a recorded protocol.
+
+    Returns ``{"metrics": {"code_accuracy": ...}, "protocol": {"code_accuracy": {...}}}``."""
+    from zoo.metrics.evaluate import build_datamodule, split_dataset
+
+    if not getattr(model, "categorical_codes", None):
+        raise ConfigError(f"{type(model).__name__} has no categorical code to score; code accuracy is for "
+                          "models like InfoGAN whose categorical code is inferred by encode(x)")
+    datamodule, _, _ = build_datamodule(data)
+    batches = list(DataLoader(split_dataset(datamodule, split, None), batch_size=1000, shuffle=False))
+    x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    metrics = measure_code_accuracy(model.eval(), x, y, code=code)
+    protocol = {"split": split, "n": len(y), "code": code, "num_values": model.categorical_codes[code],
+                "assignment": "one-to-one code values to classes maximising agreement (linear_sum_assignment); "
+                              "labels read for scoring only"}
+    return {"metrics": metrics, "protocol": {METRIC: protocol}}
+

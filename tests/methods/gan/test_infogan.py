@@ -115,6 +115,55 @@ def test_latent_layout_sample_encode_and_traversal():
     assert not torch.allclose(grid[:3], grid[3:6])  # the code value changes the images
 
 
+def test_continuous_traversal_sweeps_one_code_from_minus_span_to_span(monkeypatch):
+    """Each row keeps z and the other codes and moves only continuous code 1 over -2 ... 2 (Fig. 2c)."""
+    model = tiny().eval()
+    seen = []
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda latent: seen.append(latent) or decode(latent))
+    grid, ncol = model.traversal_grid(2, code=1, continuous=True, steps=5, generator=torch.Generator().manual_seed(0))
+    assert grid.shape == (10, *SHAPE) and ncol == 5
+    latent = seen[0].view(2, 5, -1)
+    torch.testing.assert_close(latent[:, :, -1], torch.linspace(-2, 2, 5).repeat(2, 1))  # code 1: the last column
+    torch.testing.assert_close(latent[:, :, :-1], latent[:, :1, :-1].expand(-1, 5, -1))  # the rest held per row
+    assert not torch.equal(latent[0, 0, :62], latent[1, 0, :62])  # rows differ in z
+    with pytest.raises(ConfigError, match="code 2 is outside the 2 continuous codes"):
+        model.traversal_grid(2, code=2, continuous=True)
+
+
+def test_extra_grids_are_one_traversal_per_code_and_image_grids_writes_them(tmp_path):
+    from zoo.callbacks import ImageGrids
+
+    model = tiny(categorical_codes=[10, 3], continuous_codes=1)
+    grids = model.eval().extra_grids(nrow=4, generator=torch.Generator().manual_seed(0))
+    assert {k: (v.shape[0], nrow) for k, (v, nrow) in grids.items()} == {
+        "traversal_categorical0": (40, 4), "traversal_categorical1": (12, 4), "traversal_continuous0": (16, 4)}
+    trainer = quiet_trainer(max_epochs=1, max_steps=2, limit_val_batches=0, default_root_dir=tmp_path,
+                            callbacks=[ImageGrids(n=8, nrow=4)])
+    trainer.fit(model.train(), DataLoader(PoisonLabels(), batch_size=8))
+    written = sorted(p.name.split("_epoch")[0] for p in (tmp_path / "images").glob("*.png"))
+    assert written == ["samples", "traversal_categorical0", "traversal_categorical1", "traversal_continuous0"]
+
+
+def test_evaluate_codes_scores_the_test_split_under_a_recorded_protocol():
+    from zoo.metrics import model_metric
+    from zoo.metrics.codes import evaluate_codes
+
+    assert model_metric("code_accuracy") is evaluate_codes
+    model = tiny()
+    result = evaluate_codes(model, data="digits")
+    dm = DigitsDataModule(batch_size=1000)
+    dm.setup("test")
+    x, y = next(iter(dm.test_dataloader()))
+    torch.testing.assert_close(result["metrics"]["code_accuracy"], measure_code_accuracy(model, x, y)["code_accuracy"])
+    assert result["protocol"]["code_accuracy"]["n"] == len(y) == 360
+    assert result["protocol"]["code_accuracy"]["split"] == "test"
+    with pytest.raises(ConfigError, match="has no categorical code"):
+        evaluate_codes(tiny(categorical_codes=[], continuous_codes=2), data="digits")
+    with pytest.raises(ConfigError, match="unknown model metric 'code_acc'"):
+        model_metric("code_acc")
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"categorical_codes": [1]}, "each categorical code needs >= 2 values, got 1"),
     ({"continuous_codes": -1}, "continuous_codes must be >= 0, got -1"),

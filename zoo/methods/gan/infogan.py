@@ -82,6 +82,9 @@ class InfoGAN(GAN):
     paper = Paper("InfoGAN: Interpretable representation learning by information maximizing generative "
                   "adversarial nets", "Chen et al.", 2016, "1606.03657")
     capabilities = frozenset({SAMPLE, DECODE})
+    # the categorical code's class accuracy (zoo/metrics/codes.py), in its leaderboard row. No ENCODE
+    # capability: ``encode`` returns Q's codes, not the (N, latent_dim) latent that capability promises
+    extra_metrics = ("code_accuracy",)
     default_nets = INFOGAN_NETS
     default_optimizers = {"discriminator": ADAM_D, "generator": ADAM_GQ}
     players: ClassVar[dict[str, Player]] = {
@@ -126,6 +129,9 @@ class InfoGAN(GAN):
             raise ConfigError(f"InfoGAN's latent_dim is noise_dim + sum(categorical_codes) + continuous_codes = "
                               f"{derived}, got latent_dim={latent_dim}; set noise_dim and the codes instead")
         super().__init__(latent_dim=derived, **kwargs)
+        # derived, so not a hyperparameter: a model built by `zoo fit` (whose config never holds it) and one
+        # built in Python record the same settings
+        self.hparams.pop("latent_dim", None)
 
     def build_nets(self, generator, discriminator) -> None:  # type: ignore[no-untyped-def, override]
         self.generator = self.make_net("generator", generator)(self.latent_dim, self.in_shape)
@@ -209,29 +215,44 @@ class InfoGAN(GAN):
         return Codes([lg.float().softmax(1) for lg in logits], mean.float())
 
     @torch.no_grad()
-    def traversal_grid(self, n_per_value: int = 8, *, code: int = 0, steps: int = 8,
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
+    def traversal_grid(self, n_per_value: int = 8, *, code: int = 0, continuous: bool | None = None,
+                       steps: int = 8, span: float = 2.0, generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, int]:
         """Images (rows * columns, C, H, W) in [0, 1] and the number of columns (``make_grid``'s nrow).
 
-        With categorical codes, row k sets categorical code ``code`` to value k for ``n_per_value`` columns that
-        each share one z and the other codes (the paper's Fig. 2a). With no categorical code, each row sweeps
-        continuous code ``code`` over ``steps`` values from -1 to 1 (Fig. 2c)."""
-        if self.categorical_codes:
-            if not 0 <= code < len(self.categorical_codes):
-                raise ConfigError(f"code {code} is outside the {len(self.categorical_codes)} categorical codes")
+        Categorical code ``code`` (the default when the model has one): row k sets it to value k for
+        ``n_per_value`` columns, column j sharing one z and the other codes over all rows (the paper's
+        Fig. 2a). Continuous code ``code`` (``continuous=True``, or a model without categorical codes): each
+        of ``n_per_value`` rows keeps one z and codes and sweeps the code over ``steps`` values from -span to
+        span (Fig. 2c-d vary it from -2 to 2, beyond the prior's [-1, 1])."""
+        continuous = not self.categorical_codes if continuous is None else continuous
+        count = self.continuous_codes if continuous else len(self.categorical_codes)
+        kind = "continuous" if continuous else "categorical"
+        if not 0 <= code < count:
+            raise ConfigError(f"code {code} is outside the {count} {kind} codes; pick one in [0, {count})")
+        if not continuous:
             k = self.categorical_codes[code]
             z = self.randn(n_per_value, self.noise_dim, generator=generator).repeat(k, 1)
             cat, cont = self.sample_codes(n_per_value, generator=generator)
             cat, cont = cat.repeat(k, 1), cont.repeat(k, 1)
             cat[:, code] = torch.arange(k, device=self.device).repeat_interleave(n_per_value)
             return self.decode(self.code_latents(z, cat, cont)), n_per_value
-        if not 0 <= code < self.continuous_codes:
-            raise ConfigError(f"code {code} is outside the {self.continuous_codes} continuous codes")
         z = self.randn(n_per_value, self.noise_dim, generator=generator).repeat_interleave(steps, 0)
         cat, cont = self.sample_codes(n_per_value, generator=generator)
         cat, cont = cat.repeat_interleave(steps, 0), cont.repeat_interleave(steps, 0)
-        cont[:, code] = torch.linspace(-1, 1, steps, device=self.device).repeat(n_per_value)
+        cont[:, code] = torch.linspace(-span, span, steps, device=self.device, dtype=cont.dtype).repeat(n_per_value)
         return self.decode(self.code_latents(z, cat, cont)), steps
+
+    def extra_grids(self, *, nrow: int, generator: torch.Generator | None = None
+                    ) -> dict[str, tuple[torch.Tensor, int]]:
+        """One traversal grid per code: ``traversal_categorical<i>`` (a row per value) and
+        ``traversal_continuous<j>`` (``nrow`` rows, each a sweep from -2 to 2 in ``nrow`` steps)."""
+        grids = {f"traversal_categorical{i}": self.traversal_grid(nrow, code=i, continuous=False, generator=generator)
+                 for i in range(len(self.categorical_codes))}
+        grids.update({f"traversal_continuous{j}": self.traversal_grid(nrow, code=j, continuous=True, steps=nrow,
+                                                                      generator=generator)
+                      for j in range(self.continuous_codes)})
+        return grids
 
 
 @register_model
