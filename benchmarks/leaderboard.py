@@ -4,6 +4,7 @@ ship its weights, and write LEADERBOARD.md from the results.
     python benchmarks/leaderboard.py run --dataset digits --export          # train (or reuse), evaluate, ship
     python benchmarks/leaderboard.py run --dataset fashion_mnist --export   # CPU budget: 8 CPU-minutes per method
     python benchmarks/leaderboard.py render                                 # LEADERBOARD.md, README, plots
+    python benchmarks/leaderboard.py rescore --dataset digits --methods vae --export   # NLL again, no training
 
 ``run`` takes each method with a recipe ``recipes/<method>/<dataset>.yaml`` whose folder names a registered
 model, one after the other, through four stages:
@@ -264,6 +265,7 @@ def export_and_evaluate(
     parameter count and the model."""
     import zoo
     from zoo.capabilities import CONDITIONAL, LIKELIHOOD, capabilities_of
+    from zoo.metrics import model_metric
     from zoo.metrics.conditional import evaluate_conditional
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors
@@ -294,7 +296,11 @@ def export_and_evaluate(
     if LIKELIHOOD in capabilities_of(model):
         nll_args = {k: v for k, v in protocol["nll"].items()}
         print(f"  evaluate: nll with K={nll_args['nll_k']} on the {kept} weights")
-        nll = evaluate(str(files[kept]), data=dataset, metrics="nll", seed=protocol["evaluate"]["seed"], **nll_args)
+        # on the data the run trained on (the config `zoo fit` saved, overrides included; else the recipe): a
+        # binarized run is scored on the static binarization of the test split
+        saved = (run_dir / trained["checkpoint"]).parent.parent / "config.yaml"
+        nll = evaluate(str(files[kept]), data=str(saved if saved.is_file() else ROOT / trained["recipe"]),
+                       metrics="nll", seed=protocol["evaluate"]["seed"], **nll_args)
         result["metrics"].update(nll["metrics"])
         result["protocol"]["nll"] = nll["protocol"]["nll"]
     if CONDITIONAL in capabilities_of(model):  # the domain classifier's accuracy on samples of each class
@@ -304,6 +310,11 @@ def export_and_evaluate(
                                            seed=protocol["evaluate"]["seed"])
         result["metrics"].update(conditional["metrics"])
         result["protocol"].update(conditional["protocol"])
+    for name in model_info(method).extra_metrics:  # the method's own scores: InfoGAN's code accuracy
+        print(f"  evaluate: {name} on the {kept} weights")
+        extra = model_metric(name)(zoo.load(files[kept]), data=dataset)
+        result["metrics"].update(extra["metrics"])
+        result["protocol"].update(extra["protocol"])
     return {
         "file": files[kept],
         "dtype": kept,
@@ -316,8 +327,6 @@ def export_and_evaluate(
 
 
 def sample_grid(model: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 0) -> None:
-    from torchvision.utils import make_grid, save_image
-
     from zoo.capabilities import CONDITIONAL, capabilities_of
 
     generator = torch.Generator().manual_seed(seed)
@@ -327,11 +336,30 @@ def sample_grid(model: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 
             images = model.sample(len(y), y=y, generator=generator).float().cpu()
         else:
             images = model.sample(n, generator=generator).float().cpu()
+    save_grid(images, path, nrow=8)
+
+
+def save_grid(images: torch.Tensor, path: Path, *, nrow: int) -> None:
+    from torchvision.utils import make_grid, save_image
+
+    images = images.float().cpu()
     scale = max(1, 32 // images.shape[-1])  # 8x8 digits enlarged (nearest) so the grid is legible
     if scale > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(make_grid(images, nrow=8, padding=2, pad_value=1.0), path)
+    save_image(make_grid(images, nrow=nrow, padding=2, pad_value=1.0), path)
+
+
+def method_grids(model: Any, path: Path, *, nrow: int = 8, seed: int = 0) -> list[str]:
+    """The method's own grids (``extra_grids``: InfoGAN's code traversals) as ``<method>.<grid>.png`` beside
+    the sample grid ``path``; returns the file names."""
+    with torch.no_grad():
+        grids = model.eval().extra_grids(nrow=nrow, generator=torch.Generator().manual_seed(seed))
+    names = []
+    for name, (images, per_row) in grids.items():
+        names.append(f"{path.stem}.{name}.png")
+        save_grid(images, path.with_name(names[-1]), nrow=per_row)
+    return names
 
 
 # -- stage 4: record ----------------------------------------------------------------------------------
@@ -388,6 +416,7 @@ def run_method(method: str, dataset: str, args: argparse.Namespace) -> dict[str,
         }
         stage = "record"
         sample_grid(scored["model"], out.with_suffix(".png"))
+        record["grids"] = method_grids(scored["model"], out.with_suffix(".png"))
         if args.export:
             export_weights(record, scored["file"], args.pretrained)
             record["weights"]["file"] = f"zoo/pretrained/{method}.{dataset}.safetensors"
@@ -431,7 +460,7 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "dtype": record["weights"]["dtype"],
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
-                                                  "is", "pr", "nll", "conditional_accuracy", "commit")
+                                                  "is", "pr", "nll", "conditional_accuracy", "code_accuracy", "commit")
                          if k in protocol},
             "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
                                                       "train_time_s", "budget_minutes")},
@@ -524,8 +553,8 @@ def _sample_caption(protocol: dict[str, Any]) -> str:
 def _likelihood_caption(protocol: dict[str, Any]) -> str:
     nll = protocol.get("nll", {})
     return (f"Negative log-likelihood in nats per image on {fmt(nll.get('n'))} images of the {nll.get('split', '–')} "
-            f"split (bits/dim = nats / (C·H·W·ln 2)); the estimator and what the data are (which says what kind of "
-            "number it is) are named per row: compare rows of the same data only.")
+            f"split (bits/dim = nats / (C·H·W·ln 2)): -log p of the data this table names, one table per kind of data; "
+            "the estimator per row (exact, or importance-weighted with K samples: an upper bound on the NLL).")
 
 
 #: what the likelihood of the records before the data kind was recorded is a likelihood of
@@ -547,6 +576,8 @@ def _nll_data(record: dict[str, Any]) -> str:
         return data
     if data.get("kind") == "binarized":
         return f"binarized ({data.get('binarization')}, seed {data.get('seed')}, sha256 {str(data.get('sha256'))[:12]})"
+    if data.get("kind") == "n-level":
+        return f"{data.get('levels')}-level"
     return GREY_LEVEL_BERNOULLI if str(data.get("kind", "")).startswith("grey levels") else str(data.get("kind"))
 
 
@@ -557,9 +588,17 @@ SAMPLE_COLUMNS = (
     ("precision", lambda r: fmt(metric(r, "precision_"), 2)),
     ("recall", lambda r: fmt(metric(r, "recall_"), 2)),
 )
+def _extra_scores(record: dict[str, Any]) -> str:
+    """The method's own scores (its class's ``extra_metrics``: InfoGAN's code accuracy), named, or –."""
+    names = model_info(record["method"]).extra_metrics
+    scores = [f"{n.replace('_', ' ')} {fmt(record['metrics'].get(n), 3)}" for n in names]
+    return "; ".join(scores) or "–"
+
+
 TASK_TABLES: dict[str, TaskTable] = {
     "generation": TaskTable(
-        "unconditional generation", "fid_", _sample_caption, SAMPLE_COLUMNS, lambda r: metric(r, "fid_") or math.inf),
+        "unconditional generation", "fid_", _sample_caption,
+        (*SAMPLE_COLUMNS, ("method's own score ↑", _extra_scores)), lambda r: metric(r, "fid_") or math.inf),
     "conditional_generation": TaskTable(
         "conditional generation", "fid_", _sample_caption,
         (*SAMPLE_COLUMNS, ("conditional accuracy ↑", lambda r: fmt(metric(r, "conditional_accuracy"), 3))),
@@ -574,8 +613,17 @@ TASK_TABLES: dict[str, TaskTable] = {
 }
 
 
-def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str) -> str | None:
-    """The ``task`` table of ``dataset`` (None when no result belongs in it)."""
+def is_log_probability(record: dict[str, Any]) -> bool:
+    """Whether a record's NLL is a log-probability of the data it names: binarized images (Bernoulli models)
+    or n-level images (discrete models). A Bernoulli decoder's NLL of grey levels is a cross-entropy, not one."""
+    data = record["protocol"].get("nll", {}).get("data")
+    return isinstance(data, dict) and data.get("kind") in ("binarized", "n-level")
+
+
+def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str, *, title: str | None = None,
+          note: str | None = None) -> str | None:
+    """The ``task`` table of ``dataset`` (None when no result belongs in it); ``title`` replaces the task's,
+    ``note`` ends the caption."""
     spec = TASK_TABLES[task]
     rows = [r for r in records if task in record_tasks(r)
             and (r["status"] != "ok" or any(k.startswith(spec.needs) for k in r.get("metrics", {})))]
@@ -585,9 +633,9 @@ def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str
     headers = ["method", "paper", *(h for h, _ in spec.columns), "train CPU time", "epochs", "params", "recipe",
                "weights", "samples"]
     lines = [
-        f"### {dataset}: {spec.title}",
+        f"### {dataset}: {title or spec.title}",
         "",
-        spec.caption(ok[0]["protocol"] if ok else {}),
+        spec.caption(ok[0]["protocol"] if ok else {}) + (f" {note}" if note else ""),
         "",
         "| " + " | ".join(headers) + " |",
         "| " + " | ".join("---" for _ in headers) + " |",
@@ -616,7 +664,9 @@ def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str
         )
         cells = [r["method"], paper_cell, *(value(r) for _, value in spec.columns), f"{minutes:.1f} min", epochs,
                  fmt_params(r.get("num_params")), recipe, weights_cell,
-                 f"[png]({link_root}benchmarks/results/{dataset}/{r['samples']})"]
+                 ", ".join([f"[png]({link_root}benchmarks/results/{dataset}/{r['samples']})",
+                            *(f"[{g.split('.')[-2].replace('_', ' ')}]({link_root}benchmarks/results/{dataset}/{g})"
+                              for g in r.get("grids", []))])]
         lines.append("| " + " | ".join(cells) + " |")
     hw = ok[0]["hardware"] if ok else {}
     commits = sorted({(r.get("commit") or "?")[:7] for r in ok})
@@ -631,8 +681,47 @@ def table(dataset: str, task: str, records: list[dict[str, Any]], link_root: str
 
 
 def tables(dataset: str, records: list[dict[str, Any]], link_root: str) -> list[str]:
-    """Every task table of ``dataset`` that has a result, in the order of ``TASK_TABLES``."""
-    return [t for task in TASK_TABLES if (t := table(dataset, task, records, link_root)) is not None]
+    """Every task table of ``dataset`` that has a result, in the order of ``TASK_TABLES``; the likelihood task
+    as one table per data kind (:func:`likelihood_tables`)."""
+    out = []
+    for task in TASK_TABLES:
+        if task == "likelihood":
+            out += likelihood_tables(dataset, records, link_root)
+        elif (t := table(dataset, task, records, link_root)) is not None:
+            out.append(t)
+    return out
+
+
+def likelihood_tables(dataset: str, records: list[dict[str, Any]], link_root: str) -> list[str]:
+    """One likelihood table per kind of data (binarized with its static split's hash; n-level): numbers of
+    different data are never in one column. A result whose NLL is not a log-probability of its data (a
+    Bernoulli decoder on grey levels) is not listed; the last table's caption names it and why."""
+    scored = [r for r in records if "likelihood" in record_tasks(r)
+              and (r["status"] != "ok" or "nll" in r.get("metrics", {}))]
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for r in scored:
+        if r["status"] == "ok" and is_log_probability(r):
+            kinds.setdefault(_nll_data(r), []).append(r)
+    failed = [r for r in scored if r["status"] != "ok"]
+    left_out = sorted(r["method"] for r in scored if r["status"] == "ok" and not is_log_probability(r))
+    note = (f"Not listed: {', '.join(left_out)}: its NLL is of grey levels under a Bernoulli decoder, a "
+            "cross-entropy rather than a log-probability of any data (retrain on binarized data: "
+            "binarize: dynamic)." if left_out else None)
+    if not kinds and not failed and not note:
+        return []
+    groups = list(kinds.items()) or [("no valid likelihood yet", [])]
+    out = []
+    for i, (kind, rows) in enumerate(groups):
+        last = i == len(groups) - 1
+        rows = rows + (failed if last else [])
+        if not rows:  # only excluded results: the caption says which and why
+            out.append(f"### {dataset}: likelihood\n\n{note}")
+            continue
+        t = table(dataset, "likelihood", rows, link_root, title=f"likelihood of {kind} images",
+                  note=note if last else None)
+        if t is not None:
+            out.append(t)
+    return out
 
 
 def plot_curves(dataset: str, records: list[dict[str, Any]], path: Path) -> bool:
@@ -753,6 +842,53 @@ def migrate_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def rescore_main(args: argparse.Namespace) -> int:
+    """Measure the shipped weights' NLL again under today's protocol, without training: the result file's
+    likelihood numbers and ``protocol.nll`` (and with ``--export`` the index entry) are replaced, the rest of
+    the record kept, and ``rescored`` says when and at which commit. For a protocol change that needs no new
+    weights (the Bernoulli VAE, trained on grey levels, scored on the static binarized test split)."""
+    from zoo.metrics.evaluate import evaluate
+    from zoo.weights import sha256_of
+
+    if args.dataset not in PROTOCOLS:
+        print(f"leaderboard: error: unknown dataset {args.dataset!r}; choose one of {sorted(PROTOCOLS)}",
+              file=sys.stderr)
+        return 2
+    for method in args.methods.split(","):
+        out = args.results / args.dataset / f"{method}.json"
+        record = read_json(out)
+        if record is None or record.get("status") != "ok" or "file" not in record.get("weights", {}):
+            print(f"leaderboard: error: {out} holds no exported result of {method}; run it first", file=sys.stderr)
+            return 2
+        file = args.pretrained / f"{record['weights']['name']}.safetensors"
+        if sha256_of(file) != record["weights"]["sha256"]:
+            print(f"leaderboard: error: {file} is not the file {out.name} recorded (sha256 differs)", file=sys.stderr)
+            return 2
+        print(f"{method} on {args.dataset}: nll of {file.name}", flush=True)
+        nll_args = {**PROTOCOLS[args.dataset]["nll"], **({"nll_k": args.nll_k} if args.nll_k else {})}
+        nll = evaluate(str(file), data=str(ROOT / record["recipe"]), metrics="nll",
+                       seed=PROTOCOLS[args.dataset]["evaluate"]["seed"], **nll_args)
+        record["metrics"] = {**{k: v for k, v in record["metrics"].items() if not k.startswith("nll")},
+                             **nll["metrics"]}
+        record["protocol"]["nll"] = nll["protocol"]["nll"]
+        record["rescored"] = {"metrics": "nll", "commit": nll["protocol"].get("commit"), "finished": now()}
+        write_json(out, record)
+        print(f"  nll {nll['metrics']['nll']:.2f} ± {nll['metrics']['nll_std_err']:.2f} nats "
+              f"({nll['protocol']['nll']['data']['kind']})", flush=True)
+        if args.export:
+            index_path = args.pretrained / "index.json"
+            with open(args.pretrained / ".index.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                index = read_json(index_path) or {}
+                # only the likelihood numbers change: the entry's other fields (recipe migrations...) stay
+                entry = index.get(record["weights"]["name"]) or index_entry(record, file.name)
+                entry["meta"]["metrics"] = record["metrics"]
+                entry["meta"]["protocol"]["nll"] = record["protocol"]["nll"]
+                index[record["weights"]["name"]] = entry
+                write_json(index_path, dict(sorted(index.items())))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -769,11 +905,17 @@ def main(argv: list[str] | None = None) -> int:
                      help="importance samples for nll instead of the pinned protocol's (quick checks; recorded)")
     run.add_argument("--export", action="store_true", help="ship the weights in zoo/pretrained and index them")
     run.add_argument("--force", action="store_true", help="evaluate and record again even if a result exists")
+    rescore = sub.add_parser("rescore", help="measure shipped weights' NLL again under today's protocol (no training)")
+    rescore.add_argument("--dataset", required=True, help=f"one of {sorted(PROTOCOLS)}")
+    rescore.add_argument("--methods", required=True, help="comma-separated methods with exported results")
+    rescore.add_argument("--export", action="store_true", help="update their zoo/pretrained index entries too")
+    rescore.add_argument("--nll-k", type=int, default=None, help="importance samples (quick checks; recorded)")
+    rescore.add_argument("--pretrained", type=Path, default=PRETRAINED)
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")
     migrate = sub.add_parser("migrate", help="record recipe edits that change no setting of the shipped models")
     migrate.add_argument("--why", required=True, help="what changed and why no setting did (recorded)")
     migrate.add_argument("--pretrained", type=Path, default=PRETRAINED)
-    for p in (run, sub_render, migrate):
+    for p in (run, sub_render, migrate, rescore):
         p.add_argument("--results", type=Path, default=RESULTS, help="result files (default benchmarks/results)")
     run.add_argument("--runs", type=Path, default=RUNS, help="training runs (default benchmarks/runs, not in git)")
     run.add_argument("--recipes", type=Path, default=ROOT / "recipes")
@@ -781,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     sub_render.add_argument("--leaderboard", type=Path, default=LEADERBOARD)
     sub_render.add_argument("--readme", type=Path, default=README, help="README whose marked section is replaced")
     args = parser.parse_args(argv)
-    return {"run": run_main, "render": render_main, "migrate": migrate_main}[args.command](args)
+    return {"run": run_main, "render": render_main, "migrate": migrate_main, "rescore": rescore_main}[args.command](args)
 
 
 if __name__ == "__main__":

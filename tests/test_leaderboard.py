@@ -36,8 +36,10 @@ def dir_args(dirs: dict[str, Path]) -> list[str | Path]:
 
 
 def test_run_export_and_render_end_to_end(tmp_path, dirs):
-    args = ["run", "--dataset", "digits", "--methods", "vae", "--override=--trainer.max_epochs=2", "--n-fake", "1000",
-            "--nll-k", "100", "--export", *dir_args(dirs)]
+    # binarized, so its NLL is a log-probability of the static binarized test digits (listed in the likelihood table)
+    args = ["run", "--dataset", "digits", "--methods", "vae", "--override=--trainer.max_epochs=2",
+            "--override=--data.init_args.binarize=dynamic", "--n-fake", "1000", "--nll-k", "100", "--export",
+            *dir_args(dirs)]
     result = run(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[1/1] vae on digits" in result.stdout
@@ -50,11 +52,13 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     train = record["train"]
     assert (train["epochs"], train["max_epochs"], train["stopped_by"]) == (2, 2, "max_epochs")
     assert 1 <= train["checkpoint_epoch"] <= 2 and 0 < train["checkpoint_time_s"] <= train["train_time_s"]
-    assert train["overrides"] == ["--trainer.max_epochs=2"] and train["budget_minutes"] == 15.0
+    assert train["overrides"] == ["--trainer.max_epochs=2", "--data.init_args.binarize=dynamic"]
+    assert train["budget_minutes"] == 15.0
     assert 0 < train["train_time_s"] < train["wall_s"]  # CPU time of training < the whole `zoo fit`
     protocol = record["protocol"]
     assert protocol["n_fake"] == 1000 and protocol["extractor"]["name"] == "digits_cls" and protocol["split"] == "train"
     assert protocol["nll"]["k"] == 100 and protocol["nll"]["n"] == 360  # --nll-k, recorded
+    assert protocol["nll"]["data"]["kind"] == "binarized"  # scored on the data it trained on
     metrics = record["metrics"]
     assert {"fid_digits_cls", "kid_digits_cls", "is_digits_cls", "precision_digits_cls", "recall_digits_cls",
             "nll", "nll_bpd"} <= set(metrics)
@@ -92,6 +96,16 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     log = (dirs["runs"] / "digits" / "vae" / "train.log").read_text()
     assert log.count("$ ") == 2 and "--ckpt_path" in log.split("$ ")[-1]  # the second `zoo fit` resumed
 
+    # rescore: the same weights measured again (seeded, so the same number), the record says so, the index follows
+    rescored = run("rescore", "--dataset", "digits", "--methods", "vae", "--nll-k", "100", "--export",
+                   "--results", dirs["results"], "--pretrained", dirs["pretrained"], cwd=tmp_path)
+    assert rescored.returncode == 0, rescored.stdout[-3000:] + rescored.stderr[-3000:]
+    after = json.loads((dirs["results"] / "digits" / "vae.json").read_text())
+    torch.testing.assert_close(after["metrics"]["nll"], again_record["metrics"]["nll"], rtol=1e-6, atol=0)
+    assert after["rescored"]["metrics"] == "nll" and after["weights"] == again_record["weights"]
+    index = json.loads((dirs["pretrained"] / "index.json").read_text())
+    assert index["vae.digits"]["meta"]["metrics"] == after["metrics"]
+
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n{leaderboard.README_START}\nold table\n{leaderboard.README_END}\nbottom\n")
     rendered = run("render", "--results", dirs["results"], "--leaderboard", tmp_path / "LB.md", "--readme", readme,
@@ -99,7 +113,7 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert rendered.returncode == 0, rendered.stderr
     board = (tmp_path / "LB.md").read_text()
     # the VAE lands in the table of each task it declares: generation (FID ...) and likelihood (NLL)
-    assert "### digits: unconditional generation" in board and "### digits: likelihood" in board
+    assert "### digits: unconditional generation" in board and "### digits: likelihood of binarized" in board
     generation, likelihood = [line for line in board.splitlines() if line.startswith("| vae |")]
     assert f"| {metrics['fid_digits_cls']:.1f} |" in generation and "| 2/2 |" in generation
     assert f"| {metrics['nll']:.1f} ± {metrics['nll_std_err']:.1f} |" in likelihood
@@ -171,3 +185,29 @@ def test_fp16_weights_load_as_float32(tmp_path):
         torch.testing.assert_close(loaded.state_dict()[key], value.half().to(value.dtype), rtol=0, atol=0)
     with pytest.raises(Exception, match="floating-point"):
         save_safetensors(model, tmp_path / "int.safetensors", dtype=torch.int8)
+
+
+def _likelihood_record(method: str, nll: float, data: dict | str | None) -> dict:
+    protocol = {"nll": {"k": None, "kind": "exact_discrete", "split": "test", "n": 360,
+                        **({"data": data} if data is not None else {})}}
+    return {"method": method, "status": "ok", "metrics": {"nll": nll, "nll_std_err": 0.1, "nll_bpd": nll / 44.4},
+            "protocol": protocol, "recipe": f"recipes/{method}/digits.yaml", "paper": {}, "num_params": 1000,
+            "train": {"train_time_s": 60.0, "epochs": 1, "max_epochs": 1, "stopped_by": "max_epochs"},
+            "weights": {"name": f"{method}.digits", "dtype": "float32"}, "samples": f"{method}.png",
+            "hardware": {}, "commit": "0" * 40}
+
+
+def test_likelihood_tables_never_mix_data_kinds_and_leave_out_cross_entropies():
+    binarized = {"kind": "binarized", "binarization": "static", "seed": 1, "sha256": "ab" * 32}
+    records = [_likelihood_record("pixelcnn", 20.5, binarized),
+               _likelihood_record("pixelcnn", 90.25, {"kind": "n-level", "levels": 17}),
+               _likelihood_record("vae", 23.4, None)]  # an old record: grey levels under a Bernoulli decoder
+    out = leaderboard.likelihood_tables("digits", records, "")
+    assert len(out) == 2
+    assert out[0].startswith("### digits: likelihood of binarized (static, seed 1, sha256 abababababab) images")
+    assert "| 20.5 ± 0.1 |" in out[0] and "90.2" not in out[0] and "| vae |" not in out[0]
+    assert out[1].startswith("### digits: likelihood of 17-level images") and "| 90.2" in out[1]
+    assert "Not listed: vae" in out[1] and "| vae |" not in "".join(out)
+    # only an excluded result: no table, one line saying why
+    only = leaderboard.likelihood_tables("digits", records[2:], "")
+    assert len(only) == 1 and "Not listed: vae" in only[0] and "|" not in only[0]

@@ -142,3 +142,28 @@ def test_other_bad_inputs(checkpoint, tmp_path, capsys):
     args = ["evaluate", str(checkpoint), "--data", "fashion_mnist", "--out", str(tmp_path / "x.json")]
     err = one_line_error(capsys, args)
     assert "the model makes (1, 8, 8) images but --data fashion_mnist yields (1, 28, 28)" in err
+
+
+@pytest.mark.parametrize("levels, data, kind", [(2, "recipes/pixelcnn/digits.yaml", "binarized"), (17, "digits", "n-level")])
+def test_nll_names_the_discrete_data_it_is_a_log_probability_of(levels, data, kind, tmp_path):
+    """A binary model is scored on the recipe's static binarization (its sha256 recorded), a 17-level one on the
+    digits' own grey levels; either way the number is the exact -log p of those images, recomputed here."""
+    torch.manual_seed(0)
+    model = zoo.create_model("pixelcnn", in_shape=(1, 8, 8), levels=levels, h=4, n_blocks=1, output_hidden=4).eval()
+    path = tmp_path / "pixelcnn.safetensors"
+    save_safetensors(model, path)
+    result = evaluate_module.evaluate(str(path), data=str(REPO / data) if data.endswith(".yaml") else data,
+                                      metrics="nll")
+    nll = result["protocol"]["nll"]
+    assert nll["data"]["kind"] == kind and nll["kind"] == "exact_discrete" and nll["k"] is None
+    dm = DigitsDataModule()
+    if kind == "binarized":
+        images, sha256 = dm.static_binarization("test")
+        assert nll["data"]["sha256"] == sha256
+        x = torch.stack([images[i][0] for i in range(len(images))])
+    else:
+        assert nll["data"]["levels"] == 17
+        dm.setup("test")
+        x = torch.cat([b[0] for b in dm.test_dataloader()])
+    torch.testing.assert_close(result["metrics"]["nll"], -model.log_likelihood(x).double().mean().item(),
+                               rtol=1e-5, atol=1e-4)

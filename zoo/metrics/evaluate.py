@@ -9,7 +9,10 @@ split, as FID is usually reported; ``n_real`` images, all by default) through on
 dataset's domain classifier when one is registered (``digits_cls``, ``fmnist_cls``), else Inception.
 ``nll`` is the model's negative log-likelihood (``log_likelihood(x, k=K)``; K = 5000 importance samples by
 default, for the models whose estimate uses them) on ``nll_split`` (``test``), in nats per image, with
-bits/dim; the protocol names the estimator (the model's ``likelihood_kind``). Models without the
+bits/dim; the protocol names the estimator (the model's ``likelihood_kind``) and the data it is a
+log-probability of (the model's ``likelihood_data``): a model of binary pixels (a Bernoulli decoder, a 2-level
+PixelCNN) is scored on the split's static seeded binarization (its sha256 recorded), an n-level model on the
+images themselves (it refuses pixels off its grid). Models without the
 ``likelihood`` capability (zoo/capabilities.py) are refused, as are models without ``sample`` for the sample
 metrics.
 
@@ -296,11 +299,16 @@ def evaluate(
 
     if "nll" in names:
         images = split_dataset(datamodule, nll_split, n_nll)
-        data_kind: dict[str, Any] = {"kind": "grey levels in [0, 1] (not a normalised likelihood for Bernoulli models)"}
-        if getattr(datamodule, "binarize", None) is not None:  # binary models: the static seeded binarization
+        data_kind: dict[str, Any] = {"kind": "grey levels in [0, 1] under a density (not a probability of "
+                                              "discrete images)"}
+        if model.likelihood_data == "binary":  # binary models: the static seeded binarization of the split
             static, sha256 = datamodule.static_binarization(nll_split)
             images = static if n_nll is None else Subset(static, range(len(images)))
             data_kind = {"kind": "binarized", "binarization": "static", "seed": STATIC_SEED, "sha256": sha256}
+        elif model.likelihood_data == "n-level":
+            # a discrete model of n-level pixels refuses any pixel off its grid, so its number is a
+            # log-probability of these very images (digits' 17 grey levels, 8-bit images' 256)
+            data_kind = {"kind": "n-level", "levels": int(model.levels)}
         generator = torch.Generator().manual_seed(seed)
         log_px = []
         for x in batches(images, batch_size, f"log-likelihood, K={nll_k}"):

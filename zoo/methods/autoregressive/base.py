@@ -79,6 +79,10 @@ class AutoregressiveModel(GenerativeModel):
         self.levels = levels
 
     @property
+    def likelihood_data(self) -> str:  # type: ignore[override]
+        return "binary" if self.levels == 2 else "n-level"
+
+    @property
     def outputs_per_channel(self) -> int:
         """K values per channel and pixel: one Bernoulli logit for binary data, else one logit per level."""
         return 1 if self.levels == 2 else self.levels

@@ -24,7 +24,9 @@ Deviations from the paper:
 - Adam (lr 2e-4, betas (0.5, 0.999), DCGAN's) instead of SGD with momentum and a decaying learning rate.
 - The non-saturating generator loss (Goodfellow et al. 2014, Sec. 3) instead of the minimax one (an option).
 - The projection discriminator is an option (Miyato & Koyama 2018), without their spectral normalisation and
-  ResNets.
+  ResNets. The Fashion-MNIST recipe uses it: within its 8 CPU-minutes (~2 epochs) the paper's concatenated
+  label reached 0.843 and 0.848 of the classifier's real accuracy (FID 76.5, 81.3), the projection 0.967
+  (FID 50.5) (benchmarks/results/fashion_mnist/cgan.json).
 - No Parzen-window log-likelihood (the paper's Table 1): GANs are scored by FID and, for conditional models,
   by the domain classifier's accuracy on samples of each requested class (zoo/metrics/conditional.py).
 """

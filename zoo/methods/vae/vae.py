@@ -67,6 +67,14 @@ class VAE(LatentVariableModel):
     likelihood_kind = "importance_weighted"
     encoder_features_per_latent = 2  # mu and log sigma^2
 
+    @property
+    def likelihood_data(self) -> str:  # type: ignore[override]
+        # A Bernoulli decoder is a distribution over binary images. Trained on grey levels, its loss (the
+        # cross-entropy with grey targets) is the expected log-likelihood of dynamically binarized images, so
+        # it is scored on the static binarization, like models trained on binarized data. A Gaussian decoder
+        # is a density: not a probability of discrete pixels.
+        return "binary" if self.likelihood == "bernoulli" else "continuous"
+
     def __init__(
         self,
         *,
