@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.capabilities import CONDITIONAL, capabilities_of
+from zoo.capabilities import CONDITIONAL, LIKELIHOOD, capabilities_of
 from zoo.lightning_cli import ZooCLI
 from zoo.cli import main as zoo_main
 from zoo.errors import UnknownModelError
@@ -90,7 +90,10 @@ def test_entry_record_is_complete_and_true(name):
     assert all(name in meta["metrics"] and name in protocol for name in extra)
     assert f"fid_{extractor}" in meta["metrics"]
     assert all(math.isfinite(v) for v in meta["metrics"].values())
-    assert ("nll" in meta["metrics"]) == (method == "vae") and ("nll" in protocol) == (method == "vae")
+    likelihood = LIKELIHOOD in capabilities_of(zoo.create_model(method))
+    assert ("nll" in meta["metrics"]) == likelihood == ("nll" in protocol)
+    if likelihood:  # a log-probability of named discrete data (the binarized static split, or n levels)
+        assert protocol["nll"]["data"]["kind"] in ("binarized", "n-level")
     assert protocol["n_fake"] == 10_000 and protocol["split"] == "train" and protocol["seed"] == 0
     assert len(protocol["extractor"]["sha256"]) == 64 and len(protocol["commit"]) == 40
     assert meta["dtype"] in ("float16", "float32")

@@ -26,6 +26,9 @@ Deviations from the paper:
 - DCGAN's conv nets (zoo/nets/dcgan.py) for G and D's body instead of App. C's FC-1024 / FC-7x7x128 /
   up-conv G and its D; D's body ends in a ``features``-unit layer shared with Q's head (App. C: FC-128).
 - z ~ N(0, I) (62 dims for MNIST, as App. C) rather than uniform noise.
+- The Fashion-MNIST recipe halves the conv width and uses a 256-unit shared layer (1.1M parameters): App. C's
+  sizes (7.3M here) trained 1 epoch in the 8 CPU-minute budget (FID 195.0, code accuracy 0.216), these 3
+  (FID 129.6, code accuracy 0.419).
 - The Q head is updated only by the generator's optimizer (lr 1e-3, App. C's G/Q rate), D's body by D's.
 - The MI term uses the negative log-likelihood -log Q(c | x) (H(c) is a constant); the continuous codes' std
   is fixed to 1, not learned.
