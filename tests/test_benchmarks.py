@@ -85,3 +85,34 @@ def test_speed_refuses_an_unknown_method(tmp_path: Path):
     )
     assert result.returncode == 2 and "pixelcnn" in result.stderr and "wgan_gp" in result.stderr, result.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_ar_sampling_quick_draws_the_same_images_both_ways(tmp_path: Path):
+    """benchmarks/ar_sampling.py --quick: every autoregressive model's cached and naive samplers, one record;
+    the ratio is reported, not asserted (a timing), but both paths must have drawn the same images."""
+    out = tmp_path / "ar_sampling.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ar_sampling.py"), "--quick", "--n", "2", "--out", str(out)],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"ar_sampling.py --quick failed:\n{result.stdout}\n{result.stderr}"
+    record = json.loads(out.read_text())
+    assert sorted(record["results"]) == sorted(["pixelcnn", "gated_pixelcnn", "row_lstm", "diagonal_bilstm"])
+    for method, entry in record["results"].items():
+        assert entry["identical"] is True, method
+        assert entry["recipe"] == f"recipes/{method}/digits.yaml"
+        assert len(entry["cached_cpu_s"]) == len(entry["naive_cpu_s"]) == 1
+        assert math.isfinite(entry["ratio"]) and entry["ratio"] > 0, (method, entry["ratio"])
+
+
+def test_ar_sampling_refuses_an_unknown_method(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ar_sampling.py"), "--methods", "pixelcnn,pixelgan", "--quick",
+         "--out", str(tmp_path / "x.json")],
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ar_sampling: unknown method 'pixelgan'; choose from pixelcnn, gated_pixelcnn, row_lstm, diagonal_bilstm"]
+    assert not (tmp_path / "x.json").exists()

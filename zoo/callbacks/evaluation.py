@@ -8,7 +8,7 @@ arXiv:1911.07023), so compare its values only with each other, not with publishe
 It runs at the end of the validation epoch (a run without validation batches logs none), outside
 ``training_step`` where torchmetrics warns that accumulating states grows memory, with the model in eval
 mode, and not during the sanity check nor a ``fast_dev_run`` (Lightning's one-batch smoke run: an FID of
-``n`` samples there measures nothing and, for a sampler that runs the net once per pixel, costs minutes).
+``n`` samples there measures nothing and, for a sampler that draws one pixel at a time, costs minutes).
 
 Each value is also appended, with the epoch, the step, and the wall-clock and CPU seconds (of this
 process: see :class:`zoo.callbacks.CPUBudget`) since training started, to

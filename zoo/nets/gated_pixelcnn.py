@@ -34,7 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import ConfigError
-from zoo.nets.pixelcnn import MaskedConv2d, MaskType, causal_mask
+from zoo.nets.autoregressive import (
+    Affine, CausalMap, ImageMap, MaskedConv2d, MaskType, OutputHeadAt, PixelCache, causal_mask, masked_weight,
+    output_head, per_channel,
+)
 
 
 def horizontal_mask(
@@ -154,12 +157,7 @@ class GatedPixelCNNNet(nn.Module):
                        channels=channels, residual=not first, num_classes=num_classes)
             for first in [True] + [False] * (n_layers - 1)
         ])
-        self.output = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv2d(h, output_hidden, 1, mask_type="B", channels=channels),
-            nn.ReLU(),
-            MaskedConv2d(output_hidden, channels * outputs_per_channel, 1, mask_type="B", channels=channels),
-        )
+        self.output = output_head(h, output_hidden, channels, outputs_per_channel)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Images (N, C, H, W) (and labels y (N,) when conditional) -> (N, C, K, H, W): channel c's K outputs
@@ -171,5 +169,74 @@ class GatedPixelCNNNet(nn.Module):
         v, h = x, x  # both stacks start from the image; the masks and the shift keep each causal
         for layer in self.layers:
             v, h = layer(v, h, y)
-        out = self.output(h)  # (N, C * K, H, W), channel-major groups
-        return out.view(len(x), self.channels, self.outputs_per_channel, *x.shape[-2:])
+        return per_channel(self.output(h), self.channels)
+
+    def cache(self, y: torch.Tensor | None = None) -> PixelCache:
+        """A sampling cache (zoo/nets/autoregressive.py) for images of labels ``y`` (N,) (None: unconditional)."""
+        if (y is None) != (self.num_classes is None):
+            raise ConfigError(f"GatedPixelCNNNet(num_classes={self.num_classes}).cache needs labels y (N,) exactly "
+                              "when it is class-conditional")
+        return _GatedCache(self, y)
+
+
+class _GatedCache:
+    """Both stacks one step at a time. The horizontal stack runs one position per call: its 1 x (k//2 + 1)
+    convolution reads its input's row up to the current column, plus the vertical stack's rows above (the
+    shift), which the cache holds for the whole current row. The vertical stack reads the current row at every
+    column, so it runs a row at a time, for row i - 1 once row i begins; the one convolution that makes
+    v's row i - 1 also makes, shifted, what row i's horizontal stack receives (see ``GatedLayer.forward``)."""
+
+    def __init__(self, net: GatedPixelCNNNet, y: torch.Tensor | None) -> None:
+        self.net = net
+        self.layers: list[GatedLayer] = list(net.layers)
+        self.k = self.layers[0].half
+        self.horizontal = [Affine(layer.horizontal.weight * layer.horizontal_mask, layer.horizontal.bias)
+                           for layer in self.layers]
+        self.horizontal_out = [Affine(masked_weight(layer.horizontal_out), layer.horizontal_out.bias)
+                               for layer in self.layers]
+        self.vertical_to_horizontal = [(layer.vertical_to_horizontal.weight.flatten(1),
+                                        layer.vertical_to_horizontal.bias[:, None]) for layer in self.layers]
+        # the class's bias of each gate, (N, 2h, 1) per layer (zeros without labels)
+        self.classes = [
+            (layer.vertical_class(y)[:, :, None], layer.horizontal_class(y)[:, :, None])
+            if y is not None and layer.vertical_class is not None and layer.horizontal_class is not None
+            else (0, 0) for layer in self.layers
+        ]
+        self.head = OutputHeadAt(net.output, net.channels)
+        self.row = -1
+        self.image: ImageMap | None = None
+        self.v: list[CausalMap] = []  # v[l]: layer l's vertical input (v[0]: the images), k + 1 zero rows above
+        self.h: list[CausalMap] = []  # h[l]: layer l's horizontal input (h[0]: the images), h[L]: the last output
+        self.from_above: list[torch.Tensor] = []  # per layer: row i's input from the rows above (+ class), (N, 2h, W)
+
+    def _start_row(self, i: int) -> None:
+        """Finish the vertical stack of row i - 1 (every layer) and what it hands to row i."""
+        self.from_above = []
+        for index, (layer, (weight, bias), (v_class, h_class)) in enumerate(
+                zip(self.layers, self.vertical_to_horizontal, self.classes)):
+            # rows i - 1 - k .. i - 1 of v (zeros above the image): the vertical convolution at row i - 1, which
+            # is also row i's input from above
+            pre = F.conv2d(self.v[index].rows(i - 1, up=self.k), layer.vertical.weight, layer.vertical.bias)[:, :, 0]
+            self.from_above.append(torch.matmul(weight, pre) + bias + h_class)  # (N, 2h, W)
+            if i > 0 and index + 1 < len(self.layers):
+                self.v[index + 1].set_row(i - 1, gate(pre + v_class))
+
+    def logits_at(self, x: torch.Tensor, i: int, j: int) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        if self.image is None:
+            self.image = ImageMap(x, x.shape[1], height, width, up=self.k + 1, side=self.k)
+            features = self.layers[0].vertical.out_channels // 2
+            self.v = [self.image] + [CausalMap(x, features, height, width, up=self.k + 1, side=self.k)
+                                     for _ in self.layers[1:]]
+            self.h = [self.image] + [CausalMap(x, features, height, width, up=0, side=self.k) for _ in self.layers]
+        new_row = i != self.row
+        self.image.update(x, i, j, new_row)
+        if new_row:
+            self._start_row(i)
+            self.row = i
+        for index, layer in enumerate(self.layers):
+            inputs = self.h[index].window(i, j, up=0, left=self.k, right=0)  # (N, F, 1, k + 1)
+            pre = self.horizontal[index](inputs, self.from_above[index][:, :, j])
+            out = self.horizontal_out[index](gate(pre))  # (N, h)
+            self.h[index + 1][i, j] = self.h[index][i, j] + out if layer.residual else out
+        return self.head(self.h[-1][i, j])

@@ -6,7 +6,9 @@ Pixels are read in raster order (row by row, left to right) and, within a pixel,
 the rows below the centre, the pixels right of the centre on its row, and at the centre itself the input
 channel groups after the output's own group (mask B, every layer after the first) or from its own group on
 (mask A, the first layer, which must not see the pixel it predicts). Features are split into ``channels``
-contiguous groups, group g belonging to data channel g (Sec. 3.4, Figure 2, right).
+contiguous groups, group g belonging to data channel g (Sec. 3.4, Figure 2, right). The masked convolution,
+the output head and the sampling caches' contract, which the Gated PixelCNN and PixelRNN share, are in
+zoo/nets/autoregressive.py.
 
 The network maps images (N, C, H, W) to ``outputs_per_channel`` values per channel and pixel, (N, C, K, H, W):
 K = 1 Bernoulli logit for binary data, K = n levels of categorical logits for n-level data. Nothing here
@@ -14,57 +16,16 @@ knows about likelihoods; zoo/methods/autoregressive/pixelcnn.py does.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
 from zoo.errors import ConfigError
+from zoo.nets.autoregressive import (
+    Affine, CausalMap, ImageMap, MaskedConv2d, MaskType, OutputHeadAt, PixelCache, causal_affine, causal_mask,
+    masked_weight, output_head, per_channel,
+)
 
-MaskType = Literal["A", "B"]
-
-
-def causal_mask(
-    mask_type: MaskType, in_channels: int, out_channels: int, kernel_size: int, channels: int
-) -> torch.Tensor:
-    """The (out_channels, in_channels, k, k) 0/1 mask of a masked convolution over ``channels`` data channels.
-
-    Spatially: every row above the centre, and the centre row up to the centre. At the centre, output group
-    g sees input groups < g (mask A) or <= g (mask B); the groups are contiguous blocks of features."""
-    if mask_type not in ("A", "B"):
-        raise ConfigError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
-    if kernel_size % 2 != 1:
-        raise ConfigError(f"a masked convolution needs an odd kernel_size (a centre pixel), got {kernel_size}")
-    for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if n % channels:
-            raise ConfigError(f"{name}={n} must be a multiple of the {channels} data channels (one group each)")
-    centre = kernel_size // 2
-    mask = torch.zeros(out_channels, in_channels, kernel_size, kernel_size)
-    mask[:, :, :centre, :] = 1  # rows above
-    mask[:, :, centre, :centre] = 1  # left of the centre on its row
-    group_out = torch.arange(out_channels) // (out_channels // channels)  # (out,)
-    group_in = torch.arange(in_channels) // (in_channels // channels)  # (in,)
-    seen = group_in[None, :] < group_out[:, None] if mask_type == "A" else group_in[None, :] <= group_out[:, None]
-    mask[:, :, centre, centre] = seen.float()
-    return mask
-
-
-class MaskedConv2d(nn.Conv2d):
-    """A same-padded convolution whose kernel is multiplied by :func:`causal_mask` at every call (so neither
-    the initialisation nor an optimizer step can open a forbidden connection)."""
-
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, *, mask_type: MaskType, channels: int = 1
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        self.mask_type = mask_type
-        # a buffer, so it follows .to(device) and is saved; persistent=False keeps it out of the state dict
-        # (it is rebuilt from the constructor arguments)
-        self.register_buffer("mask", causal_mask(mask_type, in_channels, out_channels, kernel_size, channels),
-                             persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.weight * self.mask, self.bias)
+__all__ = ["MaskType", "MaskedConv2d", "PixelCNNNet", "ResidualBlock", "causal_mask"]
 
 
 class ResidualBlock(nn.Module):
@@ -122,14 +83,48 @@ class PixelCNNNet(nn.Module):
         self.net = nn.Sequential(
             MaskedConv2d(channels, 2 * h, first_kernel_size, mask_type="A", channels=channels),
             *[ResidualBlock(h, kernel_size=kernel_size, channels=channels) for _ in range(n_blocks)],
-            nn.ReLU(),
-            MaskedConv2d(2 * h, output_hidden, 1, mask_type="B", channels=channels),
-            nn.ReLU(),
-            MaskedConv2d(output_hidden, channels * outputs_per_channel, 1, mask_type="B", channels=channels),
+            *output_head(2 * h, output_hidden, channels, outputs_per_channel),  # flat: net.0 .. net.{n + 4}
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) -> (N, C, K, H, W): channel c's K outputs at every pixel, each a function of
         the pixels before it in raster order and of the channels before c at its own pixel only."""
-        out = self.net(x)  # (N, C * K, H, W), channel-major groups
-        return out.view(len(x), self.channels, self.outputs_per_channel, *x.shape[-2:])
+        return per_channel(self.net(x), self.channels)
+
+    def cache(self) -> PixelCache:
+        """A sampling cache (zoo/nets/autoregressive.py): the stack computed one position at a time."""
+        return _PixelCNNCache(self)
+
+
+class _PixelCNNCache:
+    """PixelCNN's stack at one position: the first layer and every block's k x k convolution read a window of
+    their input, which the cache keeps (a copy of the images for the first layer); the 1 x 1 layers and the
+    residual additions read the position alone."""
+
+    def __init__(self, net: PixelCNNNet) -> None:
+        self.net = net
+        first: MaskedConv2d = net.net[0]
+        self.first, self.first_half = causal_affine(first), first.kernel_size[0] // 2
+        blocks = [m for m in net.net if isinstance(m, ResidualBlock)]
+        self.blocks = [(Affine(masked_weight(b.body[1]), b.body[1].bias), causal_affine(b.body[3]),
+                        Affine(masked_weight(b.body[5]), b.body[5].bias), b.body[3].kernel_size[0] // 2)
+                       for b in blocks]
+        self.head = OutputHeadAt(nn.Sequential(*list(net.net)[-4:]), net.channels)
+        self.image: ImageMap | None = None
+        self.inputs: list[CausalMap] = []  # per block: the input of its k x k convolution
+        self.row = -1
+
+    def logits_at(self, x: torch.Tensor, i: int, j: int) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        if self.image is None:
+            self.image = ImageMap(x, x.shape[1], height, width, up=self.first_half, side=self.first_half)
+            self.inputs = [CausalMap(x, inner.bias.shape[0], height, width, up=half, side=half)
+                           for inner, _, _, half in self.blocks]
+        self.image.update(x, i, j, new_row=i != self.row)
+        self.row = i
+        half = self.first_half
+        features = self.first(self.image.window(i, j, up=half, left=half, right=half))  # (N, 2h)
+        for (squeeze, inner, expand, half), inputs in zip(self.blocks, self.inputs):
+            inputs[i, j] = torch.relu(squeeze(torch.relu(features)))
+            features = features + expand(torch.relu(inner(inputs.window(i, j, up=half, left=half, right=half))))
+        return self.head(features)

@@ -45,7 +45,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import ConfigError
-from zoo.nets.pixelcnn import MaskedConv2d, causal_mask
+from zoo.nets.autoregressive import (
+    Affine, CausalMap, ImageMap, MaskedConv2d, OutputHeadAt, PixelCache, causal_affine, causal_mask, masked_weight,
+    output_head, per_channel,
+)
 
 LayerType = Literal["row_lstm", "diagonal_bilstm"]
 
@@ -146,6 +149,21 @@ class DiagonalLSTM(nn.Module):
             columns.append(h)  # (N, H, h)
         return unskew(torch.stack(columns, dim=1).permute(0, 3, 2, 1), width)  # (N, h, H, W)
 
+    def boundary(self, height: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The states (h, c), (H, h) each, left of column 0 at every row: what ``forward`` reaches there after
+        the skewed columns 0 .. i - 1 of row i, which hold no pixel (zero inputs: K_is is its bias), so they
+        are the same for every image. Row 0 has none: zeros."""
+        bias = self.input_to_state.bias[None, None]  # (1, 1, 4h): K_is of a zero input
+        h = bias.new_zeros(1, height, self.h)
+        c = bias.new_zeros(1, height, self.h)
+        edge_h, edge_c = [h[0, 0]], [c[0, 0]]
+        for i in range(1, height):  # after skewed column i - 1, row i is at column -1 of the image
+            neighbours = torch.cat([F.pad(h, (0, 0, 1, 0))[:, :-1], h], dim=2)
+            h, c = lstm_update(bias.expand(1, height, -1) + self.state_to_state(neighbours), c, self.channels)
+            edge_h.append(h[0, i])
+            edge_c.append(c[0, i])
+        return torch.stack(edge_h), torch.stack(edge_c)
+
 
 class DiagonalBiLSTMLayer(nn.Module):
     """The Diagonal BiLSTM layer (Sec. 3.2): (N, in_features, H, W) -> (N, h, H, W), two diagonal LSTMs, left
@@ -219,12 +237,7 @@ class PixelRNNNet(nn.Module):
         self.residuals = nn.ModuleList(
             MaskedConv2d(h, 2 * h, 1, mask_type="B", channels=channels) for _ in range(n_layers)
         )
-        self.output = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv2d(2 * h, output_hidden, 1, mask_type="B", channels=channels),
-            nn.ReLU(),
-            MaskedConv2d(output_hidden, channels * outputs_per_channel, 1, mask_type="B", channels=channels),
-        )
+        self.output = output_head(2 * h, output_hidden, channels, outputs_per_channel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) -> (N, C, K, H, W): channel c's K outputs at every pixel, each a function of
@@ -232,5 +245,117 @@ class PixelRNNNet(nn.Module):
         features = self.first(x)  # (N, 2h, H, W)
         for lstm, residual in zip(self.lstms, self.residuals):
             features = features + residual(lstm(features))  # (N, 2h, H, W)
-        out = self.output(features)  # (N, C * K, H, W), channel-major groups
-        return out.view(len(x), self.channels, self.outputs_per_channel, *x.shape[-2:])
+        return per_channel(self.output(features), self.channels)
+
+    def cache(self) -> PixelCache:
+        """A sampling cache (zoo/nets/autoregressive.py): the LSTMs' states carried from step to step."""
+        return _PixelRNNCache(self)
+
+
+class _PixelRNNCache:
+    """The stack one position at a time, each LSTM's states carried (Row LSTM: the row above's; Diagonal
+    BiLSTM: the pixel above's and the left one's). The Diagonal BiLSTM's right-to-left LSTM reaches a row
+    only shifted down one, so it runs over row i - 1, right to left, once row i begins.
+
+    Outside the image the skewed map's LSTMs still step (on zero inputs, so on their biases): the state left
+    of column 0 is not zero but the same for every image; ``DiagonalLSTM.boundary`` computes it."""
+
+    def __init__(self, net: PixelRNNNet) -> None:
+        self.net = net
+        self.diagonal = isinstance(net.lstms[0], DiagonalBiLSTMLayer)
+        self.first, self.half = causal_affine(net.first), net.first.kernel_size[0] // 2
+        self.residuals = [Affine(masked_weight(r), r.bias) for r in net.residuals]
+        self.head = OutputHeadAt(net.output, net.channels)
+        self.hidden = net.residuals[0].in_channels
+        self.steps: list = []
+        for lstm in net.lstms:
+            if self.diagonal:
+                self.steps.append({d: _DiagonalStep(getattr(lstm, d)) for d in ("left_to_right", "right_to_left")})
+            else:
+                self.steps.append(_RowStep(lstm))
+        self.row = -1
+        self.image: ImageMap | None = None
+        self.features: list[CausalMap] = []  # per layer: its input (N, 2h, H, W)
+
+    def logits_at(self, x: torch.Tensor, i: int, j: int) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        if self.image is None:
+            self.image = ImageMap(x, x.shape[1], height, width, up=self.half, side=self.half)
+            side = 0 if self.diagonal else self.net.lstms[0].kernel_size // 2
+            self.features = [CausalMap(x, self.net.first.out_channels, height, width, up=0, side=side)
+                             for _ in self.net.lstms]
+            for step in self.steps:
+                for s in (step.values() if self.diagonal else [step]):
+                    s.start(x, height, width)
+        new_row = i != self.row
+        self.image.update(x, i, j, new_row)
+        if new_row:
+            if self.diagonal and i > 0:  # every layer's right-to-left LSTM over row i - 1, now final
+                for features, step in zip(self.features, self.steps):
+                    row = features.data[:, :, i - 1].flip(-1).transpose(1, 2)  # (N, W, 2h), mirrored
+                    for j_mirrored in range(width):
+                        step["right_to_left"](row[:, j_mirrored], i - 1, j_mirrored)
+            self.row = i
+        half = self.half
+        features = self.first(self.image.window(i, j, up=half, left=half, right=half))  # (N, 2h)
+        for layer, (step, residual) in enumerate(zip(self.steps, self.residuals)):
+            self.features[layer][i, j] = features
+            if self.diagonal:
+                out = step["left_to_right"](features, i, j)
+                if i > 0:  # the right-to-left LSTM's row above, at this column
+                    out = out + step["right_to_left"].h[:, i - 1, width - 1 - j]
+            else:
+                out = step(self.features[layer], i, j)
+            features = features + residual(out)
+        return self.head(features)
+
+
+class _RowStep:
+    """One Row LSTM layer at one position (i, j): K_is along row i up to column j (mask B), K_ss over the row
+    above's states at columns j - k//2 .. j + k//2, in one matrix product each."""
+
+    def __init__(self, lstm: RowLSTMLayer) -> None:
+        self.lstm, self.half, self.k = lstm, lstm.kernel_size // 2, lstm.kernel_size
+        # the columns right of the current one are masked: K_is over columns j - k//2 .. j only
+        self.input_to_state = Affine((lstm.input_to_state.weight * lstm.mask)[..., : self.half + 1],
+                                     lstm.input_to_state.bias)
+        # K_ss's weight is laid out (unit, neighbour) (the forward's unfold); the cache's states are
+        # (neighbour, unit): permute once
+        weight = lstm.state_to_state.weight.view(-1, lstm.h, self.k).transpose(1, 2)
+        self.state_to_state = Affine(weight, lstm.state_to_state.bias)
+
+    def start(self, x: torch.Tensor, height: int, width: int) -> None:
+        self.h = x.new_zeros(len(x), height + 1, width + 2 * self.half, self.lstm.h)  # row 0: above the image
+        self.c = x.new_zeros(len(x), height + 1, width, self.lstm.h)
+
+    def __call__(self, features: CausalMap, i: int, j: int) -> torch.Tensor:
+        x_is = self.input_to_state(features.window(i, j, up=0, left=self.half, right=0))  # (N, 4h)
+        pre = self.state_to_state(self.h[:, i, j: j + self.k], x_is)  # the row above: h's row i is image row i - 1
+        h, c = lstm_update(pre[:, None], self.c[:, i, j][:, None], self.lstm.channels)
+        self.h[:, i + 1, j + self.half], self.c[:, i + 1, j] = h[:, 0], c[:, 0]
+        return h[:, 0]
+
+
+class _DiagonalStep:
+    """One direction of a Diagonal BiLSTM layer at one position (i, j) (of the mirrored map for right to
+    left): K_is (1 x 1, mask B) on the input there, K_ss on the states of the pixel above and the left one."""
+
+    def __init__(self, lstm: DiagonalLSTM) -> None:
+        self.lstm = lstm
+        self.input_to_state = Affine(masked_weight(lstm.input_to_state), lstm.input_to_state.bias)
+        self.state_to_state = Affine(lstm.state_to_state.weight, lstm.state_to_state.bias)
+
+    def start(self, x: torch.Tensor, height: int, width: int) -> None:
+        # column 0 holds the states left of the image (DiagonalLSTM.boundary), row 0 the zeros above it
+        self.states = x.new_zeros(len(x), height + 1, width + 1, 2 * self.lstm.h)  # [h; c]
+        edge_h, edge_c = self.lstm.boundary(height)
+        self.states[:, 1:, 0] = torch.cat([edge_h, edge_c], dim=1).to(x)
+        self.h = self.states[:, 1:, 1:, : self.lstm.h]  # (N, H, W, h), a view
+
+    def __call__(self, features: torch.Tensor, i: int, j: int) -> torch.Tensor:
+        hidden = self.lstm.h
+        above, left = self.states[:, i, j + 1, :hidden], self.states[:, i + 1, j]  # left: [h; c]
+        pre = self.state_to_state(torch.cat([above, left[:, :hidden]], dim=1), self.input_to_state(features))
+        h, c = lstm_update(pre[:, None], left[:, None, hidden:], self.lstm.channels)
+        self.states[:, i + 1, j + 1] = torch.cat([h[:, 0], c[:, 0]], dim=1)
+        return h[:, 0]

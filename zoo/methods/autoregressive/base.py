@@ -9,8 +9,11 @@ conditional, computed in one pass from the pixels before it (teacher forcing). T
 - ``log_likelihood(x)``: the exact log-probability of each image, in nats (the sum of the conditionals' log
   probabilities; bits/dim through zoo.distributions.bits_per_dim, the one conversion);
 - the training objective: the negative log-likelihood per image;
-- ``sample(n)``: pixel by pixel, one pass of the network per pixel and channel over the rows so far (no
-  cached activations: H * W * C passes);
+- ``sample(n)``: pixel by pixel in raster order, each pixel's conditional from the network's sampling cache
+  (zoo/nets/autoregressive.py: every layer's features kept and each position computed once, Ramachandran et
+  al. 2017, arXiv:1704.06001), the same conditionals as a pass over the whole image at a fraction of the
+  cost; ``cache=False`` re-runs the network over the rows so far for every pixel and channel instead
+  (H * W * C passes), the reference the cache is tested and benchmarked against;
 - ``complete(x, mask)``: the pixels where ``mask`` is 1 kept, the others sampled in raster order given
   everything before them (kept or sampled). A conditional sees only the past, so a kept pixel after a missing
   one informs nothing before it (the bottom half given the top is exact; the top given the bottom is not
@@ -40,6 +43,7 @@ from zoo.distributions import bits_per_dim, discrete_pixel_log_likelihood
 from zoo.errors import ConfigError, InputError
 from zoo.images import check_image_input, check_labels
 from zoo.methods.base import Batch, GenerativeModel, Terms
+from zoo.nets.autoregressive import PixelCache
 
 #: how far (in level units) a pixel may sit from its level and still count as on it: float32 rounding of i/(n-1)
 GRID_TOLERANCE = 1e-3
@@ -92,6 +96,11 @@ class AutoregressiveModel(GenerativeModel):
         """Logits (N, C, K, H, W) of p(x_i | x_<i) for every pixel and channel of ``x`` (N, C, H, W), each
         computed from the pixels and channels before it only; of p(x_i | x_<i, y) given the labels ``y`` (N,)
         of a class-conditional model (None for an unconditional one: the public methods make sure)."""
+        raise NotImplementedError
+
+    def pixel_cache(self, y: torch.Tensor | None = None) -> PixelCache:
+        """The network's sampling cache (zoo/nets/autoregressive.py) for images of the checked labels ``y``
+        (None for an unconditional model): outputs at one position at a time equal to ``conditionals``'."""
         raise NotImplementedError
 
     # -- the labels -------------------------------------------------------------------------------------
@@ -166,26 +175,30 @@ class AutoregressiveModel(GenerativeModel):
 
     # -- sampling ---------------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, y: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, *, y: Any = None, generator: torch.Generator | None = None, cache: bool = True
+    ) -> torch.Tensor:
         """``n`` images drawn pixel by pixel in raster order, channel by channel: (n, C, H, W) in [0, 1]. A
         class-conditional model draws from p(x | y) for ``y``: one int for all, or n labels (None: each
-        class drawn uniformly, with ``generator``)."""
+        class drawn uniformly, with ``generator``). ``cache=False``: the same images (same seed), one pass of
+        the network per pixel and channel instead of the sampling cache's one position."""
         if y is None and self.num_classes is not None:  # sample(n): classes uniform, drawn before any pixel
             device = generator.device if generator is not None else self.device
             y = torch.randint(self.num_classes, (n,), generator=generator, device=device)
         labels = self.class_labels(y, n, where=f"{type(self).__name__}.sample")
         x = torch.zeros(n, *self.in_shape, device=self.device, dtype=self.dtype)
-        return self._fill(x, torch.zeros_like(x, dtype=torch.bool), generator, labels)
+        return self._fill(x, torch.zeros_like(x, dtype=torch.bool), generator, labels, cache)
 
     @torch.no_grad()
     def complete(
-        self, x: torch.Tensor, mask: torch.Tensor, *, y: Any = None, generator: torch.Generator | None = None
+        self, x: torch.Tensor, mask: torch.Tensor, *, y: Any = None, generator: torch.Generator | None = None,
+        cache: bool = True,
     ) -> torch.Tensor:
         """``x`` with the pixels where ``mask`` is 0 sampled in raster order, those where it is 1 kept.
 
         x: (N, C, H, W) in [0, 1], on the model's level grid where kept. mask: 0/1 or bool, shape (N, C, H, W)
         or broadcastable to it with the same (H, W), e.g. (1, 1, H, W). y: the classes of a class-conditional
-        model (one int for all, or N labels)."""
+        model (one int for all, or N labels). cache: as ``sample``'s."""
         where = f"{type(self).__name__}.complete"
         check_image_input(x, self.in_shape, where=where)
         labels = self.class_labels(y, len(x), where=where)
@@ -202,22 +215,28 @@ class AutoregressiveModel(GenerativeModel):
         keep = mask.to(device=self.device, dtype=torch.bool).expand(x.shape)
         x = x.to(self.device, self.dtype)
         self.to_levels(torch.where(keep, x, torch.zeros_like(x)), where=where)  # kept pixels on the grid
-        return self._fill(torch.where(keep, x, torch.zeros_like(x)), keep, generator, labels)
+        return self._fill(torch.where(keep, x, torch.zeros_like(x)), keep, generator, labels, cache)
 
     def _fill(
-        self, x: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None, y: torch.Tensor | None
+        self, x: torch.Tensor, keep: torch.Tensor, generator: torch.Generator | None, y: torch.Tensor | None,
+        cache: bool,
     ) -> torch.Tensor:
         """Sample every pixel of ``x`` where ``keep`` is False, in raster then channel order, in place (given
-        the checked labels ``y`` of a class-conditional model)."""
+        the checked labels ``y`` of a class-conditional model), from the sampling cache or, without ``cache``,
+        one pass of the network per pixel and channel."""
         channels, height, width = self.in_shape
+        pixel_cache = self.pixel_cache(y) if cache else None
         for i in range(height):
             for j in range(width):
                 for c in range(channels):
                     missing = ~keep[:, c, i, j]  # (N,)
+                    if pixel_cache is not None:  # every position, kept ones too: later ones read its features
+                        logits = pixel_cache.logits_at(x, i, j)[:, c]  # (N, K)
+                    elif bool(missing.any()):
+                        # rows below i cannot reach row i (the masks zero them), so the net reads rows 0..i only
+                        logits = self.conditionals(x[:, :, : i + 1], y)[:, c, :, i, j]  # (N, K)
                     if not bool(missing.any()):
                         continue
-                    # rows below i cannot reach row i (the masks zero them), so the net reads rows 0..i only
-                    logits = self.conditionals(x[:, :, : i + 1], y)[:, c, :, i, j]  # (N, K)
                     drawn = self.from_levels(self._draw(logits, generator))
                     x[:, c, i, j] = torch.where(missing, drawn, x[:, c, i, j])
         return x

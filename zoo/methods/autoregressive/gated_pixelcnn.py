@@ -28,7 +28,7 @@ trained by maximum likelihood on the exact log p(x), with a better network (zoo/
 
 Outputs: a Bernoulli logit per pixel for binary data (``levels=2``, the default, the binarized protocol), a
 softmax over the levels for n-level data (the paper's 256-way softmax for 8-bit images). Sampling and
-completion, one pass per pixel and channel, are in zoo/methods/autoregressive/base.py.
+completion are in zoo/methods/autoregressive/base.py, from the net's sampling cache.
 
 Deviations from the paper:
 - Much smaller than the paper's nets (sized for 32x32 CIFAR-10 and 32x32/64x64 ImageNet): by default h = 8
@@ -41,7 +41,6 @@ Deviations from the paper:
   product (the same function).
 - Adam (lr 1e-3, as this zoo's PixelCNN) rather than the paper's training setup; binarized digits and
   Fashion-MNIST instead of CIFAR-10 / ImageNet.
-- Sampling re-runs the whole network once per pixel and channel (no cached activations).
 """
 from __future__ import annotations
 
@@ -52,6 +51,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.capabilities import CONDITIONAL
 from zoo.methods.autoregressive.base import AutoregressiveModel
+from zoo.nets.autoregressive import PixelCache
 from zoo.nets.conditional import check_num_classes
 from zoo.nets.gated_pixelcnn import GatedPixelCNNNet
 from zoo.registry import Paper, register_model
@@ -115,6 +115,10 @@ class GatedPixelCNN(AutoregressiveModel):
         one pass."""
         return self.net(x, y)
 
+
+    def pixel_cache(self, y: torch.Tensor | None = None) -> PixelCache:
+        """The net's sampling cache: one position per call, the same outputs as ``conditionals``."""
+        return self.net.cache(y)
 
 @register_model
 def gated_pixelcnn(**kwargs) -> GatedPixelCNN:

@@ -16,7 +16,6 @@ Deviations from the paper:
   As in the paper, the masked stack has a blind spot (pixels up and to the right outside the growing cone
   are never seen; the Gated PixelCNN, arXiv:1606.05328, removes it).
 - Adam (lr 1e-3) instead of RMSProp; no dropout.
-- Sampling re-runs the whole network once per pixel and channel (no cached activations).
 """
 from __future__ import annotations
 
@@ -26,6 +25,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.methods.autoregressive.base import AutoregressiveModel
+from zoo.nets.autoregressive import PixelCache
 from zoo.nets.pixelcnn import PixelCNNNet
 from zoo.registry import Paper, register_model
 
@@ -74,6 +74,10 @@ class PixelCNN(AutoregressiveModel):
         always None, the base refuses labels)."""
         return self.net(x)
 
+
+    def pixel_cache(self, y: torch.Tensor | None = None) -> PixelCache:
+        """The net's sampling cache: one position per call, the same outputs as ``conditionals``."""
+        return self.net.cache()
 
 @register_model
 def pixelcnn(**kwargs) -> PixelCNN:

@@ -25,7 +25,6 @@ Deviations from the paper:
   for 8x8 digits and a CPU budget; recipes set the size.
 - Residual connections only, no learnable skip connections from every layer to the output (Sec. 3.3).
 - Adam (lr 1e-3) instead of RMSProp.
-- Sampling re-runs the whole network once per pixel and channel (no carried LSTM state).
 """
 from __future__ import annotations
 
@@ -35,6 +34,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
 from zoo.methods.autoregressive.base import AutoregressiveModel
+from zoo.nets.autoregressive import PixelCache
 from zoo.nets.pixelrnn import PixelRNNNet
 from zoo.registry import Paper, register_model
 
@@ -83,6 +83,10 @@ class RowLSTM(AutoregressiveModel):
         always None, the base refuses labels)."""
         return self.net(x)
 
+
+    def pixel_cache(self, y: torch.Tensor | None = None) -> PixelCache:
+        """The net's sampling cache: one position per call, the same outputs as ``conditionals``."""
+        return self.net.cache()
 
 @register_model
 def row_lstm(**kwargs) -> RowLSTM:
