@@ -8,6 +8,7 @@ import zoo
 from zoo.capabilities import (
     CAPABILITIES,
     CLASSIFY,
+    COMPLETE,
     CONDITIONAL,
     DECODE,
     ENCODE,
@@ -35,6 +36,7 @@ IMPLEMENTS = {
     CONDITIONAL: lambda cls: "num_classes" in init_arguments(cls),
     TRANSLATE: lambda cls: callable(getattr(cls, "translate", None)),
     CLASSIFY: lambda cls: callable(getattr(cls, "predict", None)),
+    COMPLETE: lambda cls: callable(getattr(cls, "complete", None)),
 }
 
 

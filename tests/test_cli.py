@@ -138,6 +138,59 @@ def test_sample_is_seeded(checkpoint, in_tmp):
         assert image.size == grid_size(8, 8, nrow=4)
 
 
+# -- zoo complete ----------------------------------------------------------------------------------
+def _cells(path: Path, rows: int, columns: int, side: int) -> torch.Tensor:
+    """The images of a make_grid PNG: (rows, columns, side, side) grey values in 0..255."""
+    with Image.open(path) as image:
+        assert image.size == (columns * (side + PAD) + PAD, rows * (side + PAD) + PAD)
+        pixels = torch.tensor(list(image.convert("L").getdata())).view(image.size[1], image.size[0])
+    return torch.stack([torch.stack([pixels[PAD + r * (side + PAD):][:side, PAD + c * (side + PAD):][:, :side]
+                                     for c in range(columns)]) for r in range(rows)])
+
+
+@pytest.mark.parametrize(("mask", "kept"), [("bottom", (slice(0, 4), slice(None))),
+                                            ("right", (slice(None), slice(0, 4)))])
+def test_complete_keeps_the_given_half_and_fills_the_other(in_tmp, capsys, mask, kept):
+    """pixelcnn.digits on the first 3 binarized test digits, 2 completions each: per row the original, the
+    given part (the missing one grey), then completions equal to the original where given."""
+    assert run(["complete", "pixelcnn.digits", "--data", "digits", "--n", "3", "--samples", "2", "--mask", mask,
+                "--out", "c.png"]) == 0
+    assert "c.png" in capsys.readouterr().out
+    cells = _cells(in_tmp / "c.png", 3, 4, 8)
+    assert set(cells[:, 0].unique().tolist()) <= {0, 255}  # the static binarization
+    missing = torch.ones(8, 8, dtype=torch.bool)
+    missing[kept] = False
+    for row in cells:
+        original, given, *completions = row
+        torch.testing.assert_close(given[~missing], original[~missing], rtol=0, atol=0)
+        assert (given[missing] == 128).all()
+        for completion in completions:
+            torch.testing.assert_close(completion[~missing], original[~missing], rtol=0, atol=0)
+            assert set(completion[missing].unique().tolist()) <= {0, 255}
+    # two completions of 3 images differ somewhere: the missing half is drawn, not copied
+    assert not torch.equal(cells[:, 2][:, missing], cells[:, 3][:, missing])
+
+
+def test_complete_is_seeded(in_tmp):
+    for name, seed in (("a.png", "1"), ("b.png", "1"), ("c.png", "2")):
+        assert run(["complete", "pixelcnn.digits", "--data", "digits", "--n", "4", "--seed", seed, "--out", name]) == 0
+    assert (in_tmp / "a.png").read_bytes() == (in_tmp / "b.png").read_bytes()
+    assert (in_tmp / "a.png").read_bytes() != (in_tmp / "c.png").read_bytes()
+
+
+def test_complete_refuses_a_model_without_the_capability_and_the_wrong_data(in_tmp, capsys):
+    assert run(["complete", "vae.digits", "--data", "digits", "--out", "c.png"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("zoo: error: vae.digits (VAE) cannot complete images (zoo complete): it has no "
+                           "'complete' capability") and "pixelcnn" in line
+    assert run(["complete", "pixelcnn.digits", "--data", "fashion_mnist", "--out", "c.png"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "makes (1, 8, 8) images but --data fashion_mnist yields (1, 28, 28)" in line
+    assert run(["complete", "pixelcnn.digits", "--data", "digits", "--mask", "top", "--out", "c.png"]) == 2
+    assert "invalid choice: 'top'" in capsys.readouterr().err
+    assert not (in_tmp / "c.png").exists()
+
+
 # -- zoo list, help --------------------------------------------------------------------------------
 def test_list(in_tmp, capsys):
     assert run(["list"]) == 0

@@ -16,6 +16,8 @@ Capabilities:
 - ``conditional``: labels enter the model: ``num_classes`` and ``sample(n, y=...)``.
 - ``translate``: ``translate(x, direction)`` between two domains.
 - ``classify``: ``predict(x)`` -> class logits (downstream classifiers, domain adaptation).
+- ``complete``: ``complete(x, mask, *, generator=None)`` -> ``x`` with the pixels where ``mask`` is 0 filled in
+  by the model (the lecture's missing data: the bottom half of an image given the top; ``zoo complete``).
 
 The *tasks* a model is ranked on (one leaderboard table each) follow from its capabilities
 (:func:`tasks_of`), so a new method lands in the right tables without the renderer being edited.
@@ -29,7 +31,8 @@ from zoo.errors import CapabilityError
 
 SAMPLE, DECODE, ENCODE, RECONSTRUCT = "sample", "decode", "encode", "reconstruct"
 LIKELIHOOD, CONDITIONAL, TRANSLATE, CLASSIFY = "likelihood", "conditional", "translate", "classify"
-CAPABILITIES = (SAMPLE, DECODE, ENCODE, RECONSTRUCT, LIKELIHOOD, CONDITIONAL, TRANSLATE, CLASSIFY)
+COMPLETE = "complete"
+CAPABILITIES = (SAMPLE, DECODE, ENCODE, RECONSTRUCT, LIKELIHOOD, CONDITIONAL, TRANSLATE, CLASSIFY, COMPLETE)
 
 LikelihoodKind = Literal["exact_discrete", "importance_weighted", "elbo"]
 #: What ``log_likelihood`` returns, per kind (the leaderboard names the estimator with every number):

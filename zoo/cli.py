@@ -3,6 +3,7 @@
     zoo fit|validate|test --config recipes/<method>/<dataset>.yaml [--trainer.* ...] [--model.* ...]
     zoo fit --resume <run folder> [--trainer.* ...]
     zoo sample <pretrained-name|file.ckpt|file.safetensors> --n 64 --out grid.png [--interpolate --steps 8]
+    zoo complete <pretrained-name|file.ckpt|file.safetensors> --data digits --n 8 --mask bottom --out grid.png
     zoo list [PATTERN] [--pretrained]
     zoo download <pretrained-name>
     zoo evaluate <pretrained-name|file.ckpt|file.safetensors> --data digits --metrics fid,kid,is,pr,nll
@@ -90,6 +91,58 @@ def sample_main(opts: argparse.Namespace) -> None:
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     save_image(images, opts.out, nrow=nrow)
     print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
+
+
+#: ``zoo complete --mask``: which pixels are missing (to be filled in), as a function of (H, W) -> (1, 1, H, W)
+MASKS = {
+    "bottom": "the bottom half of the rows (the image's top half given)",
+    "right": "the right half of the columns (the left half given)",
+}
+
+
+def complete_main(opts: argparse.Namespace) -> None:
+    """Fill in the missing part of test images: one row per image, the original, what the model is given (the
+    missing pixels grey), then ``--samples`` completions."""
+    import torch
+    from torchvision.utils import save_image
+
+    import zoo
+    from zoo.capabilities import COMPLETE, CONDITIONAL, require
+    from zoo.metrics.evaluate import build_datamodule, split_dataset
+
+    check_image_path(opts.out, "--out")
+    model = zoo.load(opts.model).eval()
+    require(model, COMPLETE, to="complete images (zoo complete)", name=opts.model)
+    datamodule, _, _ = build_datamodule(opts.data)
+    if tuple(model.in_shape) != tuple(datamodule.shape):
+        raise ConfigError(f"{opts.model} makes {tuple(model.in_shape)} images but --data {opts.data} yields "
+                          f"{tuple(datamodule.shape)}; complete images of the data the model was trained on")
+    if getattr(model, "likelihood_data", None) == "binary":  # what a binary model scores: the static bits
+        test, _ = datamodule.static_binarization("test")
+    else:
+        test = split_dataset(datamodule, "test", None)
+    if opts.n > len(test):
+        raise ConfigError(f"--n {opts.n}: the test split has {len(test)} images")
+    x, labels = (torch.stack(column) for column in zip(*(test[i] for i in range(opts.n))))
+    height, width = model.in_shape[-2:]
+    mask = torch.ones(1, 1, height, width)
+    if opts.mask == "bottom":
+        mask[..., height // 2:, :] = 0
+    else:
+        mask[..., :, width // 2:] = 0
+    y = None
+    if CONDITIONAL in getattr(model, "capabilities", ()):  # p(x | y): each image's own class, or --class
+        y = labels.long() if opts.label is None else opts.label
+    generator = torch.Generator().manual_seed(opts.seed)
+    with torch.no_grad():
+        completions = [model.complete(x, mask, y=y, generator=generator).cpu() if y is not None
+                       else model.complete(x, mask, generator=generator).cpu() for _ in range(opts.samples)]
+    given = torch.where(mask.bool(), x, torch.full_like(x, 0.5))
+    grid = torch.stack([x, given, *completions], dim=1).flatten(0, 1)  # (n * (2 + samples), C, H, W)
+    Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid, opts.out, nrow=2 + opts.samples)
+    print(f"wrote {opts.n} test images of {opts.data} with {MASKS[opts.mask]} missing, each completed "
+          f"{opts.samples} times by {opts.model}, to {opts.out} (columns: original, given, completions)")
 
 
 def check_image_path(path: str, option: str) -> None:
@@ -195,6 +248,17 @@ def build_parser(*, evaluate_options: bool = True) -> argparse.ArgumentParser:
         help="latent walks instead (DCGAN Sec. 6.1): --n rows, each from one random z to another in --steps images",
     )
     p.add_argument("--steps", type=_at_least_two, default=8, help="images per walk with --interpolate (default 8)")
+    p = sub.add_parser("complete", help="fill in the missing half of test images (autoregressive models); a PNG grid")
+    p.add_argument("model", help="pretrained name, a .ckpt from zoo fit, or a .safetensors file")
+    p.add_argument("--data", required=True, help="dataset name (digits, fashion_mnist) or a recipe .yaml")
+    p.add_argument("--n", type=_positive_int, default=8, help="first n test images (default 8)")
+    p.add_argument("--mask", choices=sorted(MASKS), default="bottom",
+                   help="the missing part: " + "; ".join(f"{k}: {v}" for k, v in MASKS.items()) + " (default bottom)")
+    p.add_argument("--samples", type=_positive_int, default=4, help="completions per image (default 4)")
+    p.add_argument("--out", default="completions.png", help="output PNG (default completions.png)")
+    p.add_argument("--seed", type=_int, default=0, help="seed of the completions (default 0)")
+    p.add_argument("--class", dest="label", type=_int, default=None,
+                   help="conditional models: complete as this class (default: each image's own)")
     p = sub.add_parser("list", help="list registered models (or pretrained weights with --pretrained)")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'vae*'")
     p.add_argument("--pretrained", action="store_true", help="list pretrained weights instead of models")
@@ -245,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             evaluate_main(opts)
             return 0
-        {"sample": sample_main, "list": list_main, "download": download_main}[opts.command](opts)
+        commands = {"sample": sample_main, "complete": complete_main, "list": list_main, "download": download_main}
+        commands[opts.command](opts)
         return 0
     except SystemExit as exit_:  # argparse/jsonargparse usage errors and --help: already printed
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)

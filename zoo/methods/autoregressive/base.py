@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
-from zoo.capabilities import LIKELIHOOD, SAMPLE
+from zoo.capabilities import COMPLETE, LIKELIHOOD, SAMPLE
 from zoo.distributions import bits_per_dim, discrete_pixel_log_likelihood
 from zoo.errors import ConfigError, InputError
 from zoo.images import check_image_input, check_labels
@@ -58,7 +58,7 @@ class AutoregressiveModel(GenerativeModel):
         optimizer, lr_scheduler, channels_last, compile: see ``ZooModule``.
     """
 
-    capabilities = frozenset({SAMPLE, LIKELIHOOD})
+    capabilities = frozenset({SAMPLE, LIKELIHOOD, COMPLETE})
     likelihood_kind = "exact_discrete"
     family = "autoregressive"
     #: labels y in [0, num_classes) of a class-conditional model; None: unconditional (a subclass sets it)
