@@ -167,3 +167,26 @@ def test_nll_names_the_discrete_data_it_is_a_log_probability_of(levels, data, ki
         x = torch.cat([b[0] for b in dm.test_dataloader()])
     torch.testing.assert_close(result["metrics"]["nll"], -model.log_likelihood(x).double().mean().item(),
                                rtol=1e-5, atol=1e-4)
+
+
+def test_nll_of_a_class_conditional_model_is_given_each_image_s_label(tmp_path):
+    """A class-conditional Gated PixelCNN is scored on log p(x | y), y each test image's own label (recorded in
+    the protocol); recomputed here, and different from the same images scored as one class."""
+    torch.manual_seed(0)
+    model = zoo.create_model("gated_pixelcnn", in_shape=(1, 8, 8), levels=17, h=4, n_layers=2, kernel_size=3,
+                             output_hidden=4, conditional=True, num_classes=10).eval()
+    with torch.no_grad():  # class biases large enough that the label moves the likelihood
+        for layer in model.net.layers:
+            layer.vertical_class.weight.normal_(0, 1)
+            layer.horizontal_class.weight.normal_(0, 1)
+    path = tmp_path / "gated.safetensors"
+    save_safetensors(model, path)
+    result = evaluate_module.evaluate(str(path), data="digits", metrics="nll", n_nll=64)
+    assert result["protocol"]["nll"]["given"] == "each image's own class label: log p(x | y)"
+    dm = DigitsDataModule()
+    dm.setup("test")
+    x, y = (torch.cat(parts) for parts in zip(*dm.test_dataloader()))
+    expected = -model.log_likelihood(x[:64], y=y[:64]).double().mean().item()
+    torch.testing.assert_close(result["metrics"]["nll"], expected, rtol=1e-5, atol=1e-4)
+    as_one_class = -model.log_likelihood(x[:64], y=0).double().mean().item()
+    assert abs(as_one_class - expected) > 1.0

@@ -42,7 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from zoo.capabilities import LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, require
+from zoo.capabilities import CONDITIONAL, LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, capabilities_of, require
 from zoo.data import ImageDataModule
 from zoo.data.binarize import STATIC_SEED
 from zoo.distributions import bits_per_dim
@@ -128,12 +128,19 @@ def split_dataset(datamodule: ImageDataModule, split: str, n: int | None) -> Dat
     return dataset
 
 
-def batches(dataset: Dataset, batch_size: int, desc: str) -> Iterator[torch.Tensor]:
+def batches(dataset: Dataset, batch_size: int, desc: str, *, labels: bool = False) -> Iterator[Any]:
+    """The images (N, C, H, W) of ``dataset`` in batches, or (images, labels (N,)) with ``labels``."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     with tqdm(total=len(dataset), desc=desc, unit="img", file=sys.stderr, leave=False) as bar:
         for batch in loader:
             x = batch[0] if isinstance(batch, (list, tuple)) else batch
-            yield x
+            if labels:
+                if not isinstance(batch, (list, tuple)) or len(batch) < 2:
+                    raise ConfigError(f"{desc}: a class-conditional model needs labelled images; this dataset "
+                                      "yields images only")
+                yield x, batch[1]
+            else:
+                yield x
             bar.update(len(x))
 
 
@@ -310,9 +317,15 @@ def evaluate(
             # log-probability of these very images (digits' 17 grey levels, 8-bit images' 256)
             data_kind = {"kind": "n-level", "levels": int(model.levels)}
         generator = torch.Generator().manual_seed(seed)
+        # a class-conditional model's number is log p(x | y), y each image's own label
+        conditional = CONDITIONAL in capabilities_of(model)
         log_px = []
-        for x in batches(images, batch_size, f"log-likelihood, K={nll_k}"):
-            estimate = model.log_likelihood(x.to(device_), k=nll_k, batch_size=nll_batch_size, generator=generator)
+        for batch in batches(images, batch_size, f"log-likelihood, K={nll_k}", labels=conditional):
+            x, given = batch if conditional else (batch, {})
+            if conditional:
+                given = {"y": batch[1].long().to(device_)}
+            estimate = model.log_likelihood(x.to(device_), k=nll_k, batch_size=nll_batch_size, generator=generator,
+                                            **given)
             log_px.append(estimate.cpu())
         nll = -torch.cat(log_px).double()
         num_dims = math.prod(model.in_shape)
@@ -329,6 +342,8 @@ def evaluate(
             "unit": "nats per image; nll_bpd = nll / (C*H*W * ln 2)",
             "num_dims": num_dims,
         }
+        if conditional:
+            protocol["nll"]["given"] = "each image's own class label: log p(x | y)"
     protocol.update(versions=versions(), **git_commit())
     return {
         "model": str(model_ref),
