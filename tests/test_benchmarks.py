@@ -116,3 +116,31 @@ def test_ar_sampling_refuses_an_unknown_method(tmp_path: Path):
     assert result.stderr.strip().splitlines() == [
         "ar_sampling: unknown method 'pixelgan'; choose from pixelcnn, gated_pixelcnn, row_lstm, diagonal_bilstm"]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_binarized_nll_records_every_run_and_the_orderings_from_the_means(tmp_path: Path):
+    """benchmarks/binarized_nll.py with a seconds-long budget: one record per method and seed, the mean over
+    seeds of each method's NLL, and each paper ordering judged from those means (not asserted to hold)."""
+    out = tmp_path / "binarized.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "binarized_nll.py"), "--methods", "pixelcnn,gated_pixelcnn,vae",
+         "--budget-minutes", "0.01", "--seeds", "0,1", "--k", "4", "--n-test", "20", "--out", str(out)],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"binarized_nll.py failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    record = json.loads(out.read_text())
+    assert record["protocol"]["n"] == 20 and record["protocol"]["data"]["test"] == "static"
+    assert sorted((r["method"], r["seed"]) for r in record["runs"]) == sorted(
+        (m, s) for m in ("pixelcnn", "gated_pixelcnn", "vae") for s in (0, 1))
+    for method in ("pixelcnn", "gated_pixelcnn", "vae"):
+        runs = [r for r in record["runs"] if r["method"] == method]
+        values = [(r.get("exact") or r["importance_weighted"])["nll"] for r in runs]
+        assert all(math.isfinite(v) and v > 0 for v in values)
+        assert record["mean_over_seeds"][method] == pytest.approx(sum(values) / 2)
+    claims = {o["claim"]: o for o in record["orderings"]}
+    assert sorted(claims) == ["gated_pixelcnn below pixelcnn", "pixelcnn below vae"]
+    mean = record["mean_over_seeds"]
+    assert claims["pixelcnn below vae"]["holds"] == (mean["pixelcnn"] < mean["vae"])
+    assert claims["gated_pixelcnn below pixelcnn"]["difference_nats"] == pytest.approx(
+        mean["gated_pixelcnn"] - mean["pixelcnn"])
