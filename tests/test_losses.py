@@ -7,6 +7,7 @@ from torch.testing import assert_close
 
 from zoo.losses import (
     bernoulli_log_likelihood,
+    discretized_logistic_log_likelihood,
     discriminator_loss,
     gaussian_kl,
     gaussian_log_likelihood,
@@ -140,3 +141,27 @@ def test_gradient_penalty_is_differentiable_and_scale_invariant():
     assert_close(grad_w, torch.tensor([4.8, 6.4]))
     # a loss scale (16-mixed) is applied before autograd.grad and removed after: same value
     assert_close(gradient_penalty(_linear_critic(w), x_hat, scale=65536.0), penalty)
+
+
+def test_discretized_logistic_by_hand():
+    """Three pixels of 3-level images (0, 0.5, 1; half bin 0.25), mean 0.5, scale 0.25: the CDF differences
+    written out with the logistic's sigma."""
+    sigma = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
+    x = torch.tensor([[0.0, 0.5, 1.0]])
+    got = discretized_logistic_log_likelihood(torch.full_like(x, 0.5), torch.tensor(math.log(0.25)), x, levels=3)
+    first = sigma((0.0 + 0.25 - 0.5) / 0.25)  # all mass below 0.25
+    middle = sigma((0.5 + 0.25 - 0.5) / 0.25) - sigma((0.5 - 0.25 - 0.5) / 0.25)
+    last = 1 - sigma((1.0 - 0.25 - 0.5) / 0.25)  # all mass above 0.75
+    expected = torch.tensor([math.log(first) + math.log(middle) + math.log(last)])
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("levels", [2, 17, 256])
+def test_discretized_logistic_sums_to_one_over_the_levels_and_stays_finite(levels):
+    """For one pixel, sum over every level of P(level) = 1, for means inside and outside [0, 1] and tiny or
+    large scales (where a naive difference of sigmoids underflows to log 0)."""
+    grid = torch.arange(levels, dtype=torch.float64).div(levels - 1).view(-1, 1)  # (levels, 1): one pixel each
+    for mean, log_scale in [(0.3, -3.0), (1.7, 0.5), (-0.4, -1.0), (0.5, -9.0), (0.51, 2.0)]:
+        log_p = discretized_logistic_log_likelihood(torch.full_like(grid, mean), torch.tensor(log_scale), grid, levels)
+        assert torch.isfinite(log_p).all(), (mean, log_scale)
+        torch.testing.assert_close(log_p.exp().sum(), torch.tensor(1.0, dtype=torch.float64), rtol=1e-9, atol=1e-9)

@@ -104,6 +104,26 @@ def check_labels(y: object, n: int, num_classes: int, *, where: str) -> torch.Te
     return labels
 
 
+#: how far (in level units) a pixel may sit from its level and still count as on it: float32 rounding of i/(n-1)
+GRID_TOLERANCE = 1e-3
+
+
+def to_levels(x: torch.Tensor, levels: int, *, where: str) -> torch.Tensor:
+    """Images in [0, 1] -> level indices (N, C, H, W) int64 of the grid i / (levels - 1); a one-line InputError
+    naming the expected quantisation when a pixel is off it (a model of discrete pixels gives it no
+    probability)."""
+    scaled = x * (levels - 1)
+    index = scaled.round()
+    off = (scaled - index).abs() > GRID_TOLERANCE
+    if bool(off.any()):
+        value = x[off][0].item()
+        grid = "0 or 1" if levels == 2 else f"i/{levels - 1} for i = 0..{levels - 1}"
+        fix = ("binarize the data (the datamodule's binarize: dynamic)" if levels == 2
+               else f"quantise the data to {levels} levels")
+        raise InputError(f"{where} models {levels}-level images (pixels {grid}), got a pixel of {value:.6g}; {fix}")
+    return index.long()
+
+
 def to_signed(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] -> [-1, 1], for nets with a tanh output (DCGAN's convention)."""
     return x * 2 - 1

@@ -39,6 +39,31 @@ def gaussian_log_likelihood(mean: torch.Tensor, log_std: torch.Tensor, x: torch.
     return (-0.5 * z.pow(2) - log_std - 0.5 * LOG_2PI).flatten(1).sum(1)
 
 
+def discretized_logistic_log_likelihood(
+    mean: torch.Tensor, log_scale: torch.Tensor, x: torch.Tensor, levels: int
+) -> torch.Tensor:
+    """log P(x) of images whose pixels take the ``levels`` values i / (levels - 1), each pixel the logistic
+    distribution L(mean, exp(log_scale)) discretized to its bin (Salimans et al. 2017, arXiv:1701.05517, Eq. 2,
+    one component): with half a bin d = 1 / (2 (levels - 1)),
+
+        P(x) = sigma((x + d - mean) / s) - sigma((x - d - mean) / s),
+
+    the first bin taking all mass below it (P = sigma((x + d - mean) / s)) and the last all above it. A
+    probability of discrete pixels: summed over the levels it is 1, so the value is a log-probability in nats
+    per example, (N,). Computed stably as log sigma(p) + log sigma(-m) + log(1 - exp(m - p)) for an inner bin
+    (p, m the scaled bin edges). ``x`` must lie on the grid; ``log_scale`` broadcasts to it."""
+    log_scale = torch.as_tensor(log_scale, dtype=x.dtype, device=x.device).expand_as(x)
+    inv_scale = torch.exp(-log_scale)
+    half_bin = 0.5 / (levels - 1)
+    plus = (x + half_bin - mean) * inv_scale
+    minus = (x - half_bin - mean) * inv_scale
+    # p - m = 2 d / s for every pixel: log(1 - exp(m - p)) = log(-expm1(-2 d / s)), no cancellation
+    inner = F.logsigmoid(plus) + F.logsigmoid(-minus) + torch.log(-torch.expm1(-2 * half_bin * inv_scale))
+    first, last = x < half_bin, x > 1 - half_bin  # the bins at 0 and at 1
+    log_p = torch.where(first, F.logsigmoid(plus), torch.where(last, F.logsigmoid(-minus), inner))
+    return log_p.flatten(1).sum(1)
+
+
 # -- adversarial losses ----------------------------------------------------------------------------------
 # "Scores" are the discriminator's outputs, (N,): logits of D(x) = sigmoid(score) for the original GAN
 # family, unbounded critic values f(x) for the Wasserstein family. Each loss is what its player minimises.

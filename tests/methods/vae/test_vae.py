@@ -8,7 +8,7 @@ import torch
 import zoo
 from tests.conftest import quiet_trainer
 from zoo.data import DigitsDataModule
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, InputError
 from zoo.losses import bernoulli_log_likelihood, gaussian_kl
 
 
@@ -98,11 +98,32 @@ def test_training_logs_the_elbo_parts_only_on_logging_batches():
     assert len({loss for _, loss in seen}) == 4  # the loss is fresh every batch
 
 
+def test_discretized_logistic_decoder_learns_digits_grey_levels():
+    """p(x|z) a probability of digits' 17 grey levels, so the importance-weighted NLL (K = 100) is in nats of
+    those very images (the uniform model: 64 ln 17 = 181.3). Measured (seeds 0 and 1, 15 epochs, latent 8):
+    226.0 / 222.0 nats untrained -> 99.7 / 95.2 (the shared log scale from log 0.1 = -2.30 to -2.18 / -2.19).
+    Thresholds: below 110 nats (margin ~10) and below the uniform model by 70."""
+    dm = DigitsDataModule()
+    dm.setup("test")
+    x = torch.cat([batch[0] for batch in dm.test_dataloader()])
+    L.seed_everything(0, verbose=False)
+    model = zoo.create_model("vae", in_shape=(1, 8, 8), latent_dim=8, likelihood="discretized_logistic", levels=17)
+    assert model.likelihood_data == "n-level"
+    quiet_trainer(max_epochs=15).fit(model.train(), DigitsDataModule(batch_size=100))
+    nll = -model.eval().log_likelihood(x, k=100, generator=torch.Generator().manual_seed(0)).mean().item()
+    assert nll < 110.0, f"NLL {nll:.1f} nats after training"
+    assert 64 * math.log(17) - nll > 70.0
+    # off the 17-level grid there is no probability: one line naming the quantisation
+    with pytest.raises(InputError, match=r"models 17-level images \(pixels i/16 for i = 0..16\), got a pixel of 0.03"):
+        model.log_likelihood(torch.full((1, 1, 8, 8), 0.03), k=2)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"latent_dim": 0}, "latent_dim must be >= 1, got 0"),
         ({"likelihood": "poisson"}, "unknown likelihood 'poisson'"),
+        ({"likelihood": "discretized_logistic", "levels": 1}, "levels must be an int >= 2"),
     ],
 )
 def test_bad_hyperparameters_are_clear_errors(kwargs, match):

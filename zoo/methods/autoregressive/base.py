@@ -41,13 +41,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from zoo.capabilities import COMPLETE, LIKELIHOOD, SAMPLE
 from zoo.distributions import bits_per_dim, discrete_pixel_log_likelihood
 from zoo.errors import ConfigError, InputError
-from zoo.images import check_image_input, check_labels
+from zoo.images import check_image_input, check_labels, to_levels
 from zoo.methods.base import Batch, GenerativeModel, Terms
 from zoo.nets.autoregressive import PixelCache
-
-#: how far (in level units) a pixel may sit from its level and still count as on it: float32 rounding of i/(n-1)
-GRID_TOLERANCE = 1e-3
-
 
 class AutoregressiveModel(GenerativeModel):
     """A product of per-pixel discrete conditionals; subclasses write ``conditionals``. See the module doc.
@@ -121,19 +117,7 @@ class AutoregressiveModel(GenerativeModel):
     # -- the data grid ----------------------------------------------------------------------------------
     def to_levels(self, x: torch.Tensor, *, where: str) -> torch.Tensor:
         """Images in [0, 1] -> level indices (N, C, H, W) int64; an InputError when a pixel is off the grid."""
-        scaled = x * (self.levels - 1)
-        index = scaled.round()
-        off = (scaled - index).abs() > GRID_TOLERANCE
-        if bool(off.any()):
-            value = x[off][0].item()
-            grid = "0 or 1" if self.levels == 2 else f"i/{self.levels - 1} for i = 0..{self.levels - 1}"
-            fix = ("binarize the data (the datamodule's binarize: dynamic)" if self.levels == 2
-                   else f"quantise the data to {self.levels} levels")
-            raise InputError(
-                f"{where}: {type(self).__name__} models {self.levels}-level images (pixels {grid}), got a pixel "
-                f"of {value:.6g}; {fix}"
-            )
-        return index.long()
+        return to_levels(x, self.levels, where=f"{where}: {type(self).__name__}")
 
     def from_levels(self, index: torch.Tensor) -> torch.Tensor:
         """Level indices -> pixel values i / (levels - 1) in [0, 1], in the model's dtype."""

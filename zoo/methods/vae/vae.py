@@ -16,6 +16,10 @@ Deviations from the paper:
 - The Gaussian decoder has one learned standard deviation shared by all pixels (as in sigma-VAE, Rybkin
   et al. 2021, arXiv:2006.13202) instead of a per-pixel sigma(z): a per-pixel sigma collapses to 0 on the
   constant background of digit images and the likelihood diverges.
+- ``likelihood="discretized_logistic"`` (Salimans et al. 2017, one component, one shared learned scale)
+  makes p(x|z) a probability of n-level images, so ``log_likelihood`` is an estimate of a log-probability
+  of the data comparable with the autoregressive models' (the paper's Gaussian is a density of continuous
+  x, and its Bernoulli one of binary x).
 - With the Bernoulli decoder on grey-level images, log p(x|z) is the cross-entropy (the common practice);
   ``sample``, ``decode`` and ``reconstruct`` return the decoder's mean, not a Bernoulli draw.
 """
@@ -37,13 +41,16 @@ from zoo.distributions import (
     standard_normal_log_density,
 )
 from zoo.errors import ConfigError
-from zoo.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
+from zoo.images import to_levels
+from zoo.losses import (
+    bernoulli_log_likelihood, discretized_logistic_log_likelihood, gaussian_kl, gaussian_log_likelihood,
+)
 from zoo.methods.base import Batch, LatentVariableModel, Terms
 from zoo.nets import CONV_NETS, DecoderFactory, EncoderFactory
 from zoo.registry import Paper, register_model
 
-Likelihood = Literal["bernoulli", "gaussian"]
-LIKELIHOODS = ("bernoulli", "gaussian")
+Likelihood = Literal["bernoulli", "gaussian", "discretized_logistic"]
+LIKELIHOODS = ("bernoulli", "gaussian", "discretized_logistic")
 MIN_LOG_STD = math.log(1e-3)  # floor of the Gaussian decoder's sigma: 1/1000 of the [0, 1] pixel range
 
 
@@ -56,7 +63,11 @@ class VAE(LatentVariableModel):
         encoder: factory ``(in_shape, 2 * latent_dim) -> nn.Module``, outputs (mu, log sigma^2); default MLP.
         decoder: factory ``(latent_dim, in_shape) -> nn.Module``, outputs logits (Bernoulli) or means
             (Gaussian); default MLP.
-        likelihood: ``"bernoulli"`` or ``"gaussian"``, the decoder distribution p(x|z).
+        likelihood: the decoder distribution p(x|z): ``"bernoulli"``, ``"gaussian"``, or
+            ``"discretized_logistic"`` (a logistic per pixel discretized to the ``levels`` grey levels, Salimans
+            et al. 2017: a probability of discrete images, for the n-level likelihood protocol).
+        levels: the pixel values i / (levels - 1) of ``discretized_logistic`` (256 for 8-bit images, 17 for
+            the bundled digits); unused by the other likelihoods.
         optimizer, lr_scheduler: see ``GenerativeModel``; default Adam, lr 1e-3.
         channels_last, compile: speed switches, off by default (see ``GenerativeModel``).
     """
@@ -73,7 +84,8 @@ class VAE(LatentVariableModel):
         # cross-entropy with grey targets) is the expected log-likelihood of dynamically binarized images, so
         # it is scored on the static binarization, like models trained on binarized data. A Gaussian decoder
         # is a density: not a probability of discrete pixels.
-        return "binary" if self.likelihood == "bernoulli" else "continuous"
+        # A discretized logistic is a probability of n-level images, like an autoregressive model's.
+        return {"bernoulli": "binary", "gaussian": "continuous"}.get(self.likelihood, "n-level")
 
     def __init__(
         self,
@@ -83,6 +95,7 @@ class VAE(LatentVariableModel):
         encoder: EncoderFactory | None = None,
         decoder: DecoderFactory | None = None,
         likelihood: Likelihood = "bernoulli",
+        levels: int = 256,
         optimizer: OptimizerCallable | None = None,
         lr_scheduler: LRSchedulerCallable | None = None,
         channels_last: bool = False,
@@ -100,9 +113,15 @@ class VAE(LatentVariableModel):
             channels_last=channels_last,
             compile=compile,
         )
-        self.likelihood = likelihood
+        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+            raise ConfigError(f"levels must be an int >= 2 (256: 8-bit images; 17: digits' grey levels), got {levels!r}")
+        self.likelihood, self.levels = likelihood, levels
         if likelihood == "gaussian":
             self.log_std = nn.Parameter(torch.zeros(()))  # log sigma of p(x|z), learned; starts at sigma = 1
+        elif likelihood == "discretized_logistic":
+            # the logistic's log scale, one for all pixels, learned; it starts at a tenth of the pixel range (at 1,
+            # every bin gets about the same mass, and Adam's steps of ~lr would take thousands of steps to leave)
+            self.log_std = nn.Parameter(torch.tensor(math.log(0.1)))
         self.save_plain_hyperparameters(encoder=encoder, decoder=decoder)
 
     # -- the model -------------------------------------------------------------------------------------
@@ -123,6 +142,9 @@ class VAE(LatentVariableModel):
         out = self.decoder(z)
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
+        if self.likelihood == "discretized_logistic":
+            to_levels(x, self.levels, where=f"{type(self).__name__}(likelihood='discretized_logistic')")
+            return discretized_logistic_log_likelihood(out, self.log_std.clamp(min=MIN_LOG_STD), x, self.levels)
         return gaussian_log_likelihood(out, self.log_std.clamp(min=MIN_LOG_STD), x)
 
     def elbo_terms(
