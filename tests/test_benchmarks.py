@@ -118,19 +118,28 @@ def test_ar_sampling_refuses_an_unknown_method(tmp_path: Path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_binarized_nll_records_every_run_and_the_orderings_from_the_means(tmp_path: Path):
-    """benchmarks/binarized_nll.py with a seconds-long budget: one record per method and seed, the mean over
+@pytest.mark.parametrize("data", ["binarized", "n-level"])
+def test_likelihood_records_every_run_and_the_orderings_from_the_means(tmp_path: Path, data: str):
+    """benchmarks/likelihood.py with a seconds-long budget: one record per method and seed, the mean over
     seeds of each method's NLL, and each paper ordering judged from those means (not asserted to hold)."""
     out = tmp_path / "binarized.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "binarized_nll.py"), "--methods", "pixelcnn,gated_pixelcnn,vae",
+        [sys.executable, str(ROOT / "benchmarks" / "likelihood.py"), "--data", data,
+         "--methods", "pixelcnn,gated_pixelcnn,vae",
          "--budget-minutes", "0.01", "--seeds", "0,1", "--k", "4", "--n-test", "20", "--out", str(out)],
         check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode == 0, f"binarized_nll.py failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, f"likelihood.py failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     record = json.loads(out.read_text())
-    assert record["protocol"]["n"] == 20 and record["protocol"]["data"]["test"] == "static"
+    assert record["protocol"]["n"] == 20
+    assert record["protocol"]["data"]["kind"] == data
+    if data == "n-level":  # every model a probability of the digits' 17 grey levels
+        assert record["protocol"]["data"]["levels"] == 17
+        assert record["models"]["pixelcnn"]["levels"] == record["models"]["vae"]["levels"] == 17
+        assert record["models"]["vae"]["likelihood"] == "discretized_logistic"
+    else:
+        assert record["protocol"]["data"]["test"] == "static"
     assert sorted((r["method"], r["seed"]) for r in record["runs"]) == sorted(
         (m, s) for m in ("pixelcnn", "gated_pixelcnn", "vae") for s in (0, 1))
     for method in ("pixelcnn", "gated_pixelcnn", "vae"):

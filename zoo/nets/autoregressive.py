@@ -1,5 +1,6 @@
-"""What the autoregressive networks (zoo/nets/pixelcnn.py, gated_pixelcnn.py, pixelrnn.py) share: the output
-head, the (N, C, K, H, W) layout of their outputs, and the contract of their sampling caches.
+"""What the autoregressive networks (zoo/nets/pixelcnn.py, gated_pixelcnn.py, pixelrnn.py) share: the masked
+convolution (PixelCNN's, described in zoo/nets/pixelcnn.py), the output head, the (N, C, K, H, W) layout of
+their outputs, and the sampling caches' contract and building blocks.
 
 **The output head** (PixelRNN paper, arXiv:1601.06759, Table 1): ReLU + 1 x 1 convolution twice, the first to
 ``hidden`` features, the second to K outputs per data channel, both masked B so that with C > 1 data channels
@@ -28,7 +29,6 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import ConfigError

@@ -114,7 +114,8 @@ class VAE(LatentVariableModel):
             compile=compile,
         )
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-            raise ConfigError(f"levels must be an int >= 2 (256: 8-bit images; 17: digits' grey levels), got {levels!r}")
+            raise ConfigError(f"levels must be an int >= 2 (256: 8-bit images; 17: digits' grey levels), "
+                              f"got {levels!r}")
         self.likelihood, self.levels = likelihood, levels
         if likelihood == "gaussian":
             self.log_std = nn.Parameter(torch.zeros(()))  # log sigma of p(x|z), learned; starts at sigma = 1
