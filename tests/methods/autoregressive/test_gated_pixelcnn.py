@@ -12,38 +12,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import zoo
 from tests.conftest import quiet_trainer
-from zoo.capabilities import CONDITIONAL, LIKELIHOOD, SAMPLE, capabilities_of, tasks_of
+from tests.methods.autoregressive.helpers import all_images, frequencies, one_line
+from zoo.capabilities import COMPLETE, CONDITIONAL, LIKELIHOOD, SAMPLE, capabilities_of, tasks_of
 from zoo.data import DigitsDataModule
 from zoo.errors import ConfigError, InputError
 from zoo.registry import model_info
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions run several times faster on one thread than on two contended ones (the suite's
-    2 shared cores); the measured times below are on one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _all_images(channels: int, size: int, levels: int) -> torch.Tensor:
-    """Every image of (channels, size, size) with pixels on the ``levels`` grid: (levels ** D, C, H, W)."""
-    grid = [i / (levels - 1) for i in range(levels)]
-    return torch.tensor(list(itertools.product(grid, repeat=channels * size * size))).view(-1, channels, size, size)
-
-
-def _frequencies(images: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    matches = (images.flatten(1)[:, None, :] == support.flatten(1)[None]).all(-1)  # (n, |support|)
-    assert bool(matches.any(1).all()), "a sample off the support"
-    return matches.double().mean(0)
-
-
-def _one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message
-    return message
 
 
 def _gradients(model, channels: int, size: int):
@@ -108,7 +83,7 @@ def test_probabilities_of_every_image_sum_to_one(channels, levels, one_thread):
     torch.manual_seed(0)
     model = zoo.create_model("gated_pixelcnn", in_shape=(channels, 2, 2), levels=levels, h=4, n_layers=2,
                              kernel_size=3, output_hidden=4).eval()
-    total = model.log_likelihood(_all_images(channels, 2, levels)).double().exp().sum()
+    total = model.log_likelihood(all_images(channels, 2, 2, levels)).double().exp().sum()
     torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64), rtol=0, atol=1e-5)
 
 
@@ -138,7 +113,7 @@ def two_classes():
 def test_conditional_probabilities_sum_to_one_per_class_and_differ_between_classes(two_classes):
     """p(x | y) sums to 1 over all 2x2 binary images for each class y, and the two classes' distributions are
     far apart (total variation 0.78 measured; the data's is 0.82), so the label enters the conditionals."""
-    support = _all_images(1, 2, 2)
+    support = all_images(1, 2, 2, 2)
     p = torch.stack([two_classes.log_likelihood(support, y=k).double().exp() for k in range(2)])  # (classes, 16)
     torch.testing.assert_close(p.sum(1), torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-5)
     assert 0.5 * (p[0] - p[1]).abs().sum() > 0.5
@@ -151,10 +126,10 @@ def test_conditional_probabilities_sum_to_one_per_class_and_differ_between_class
 def test_samples_of_a_class_follow_its_distribution(two_classes):
     """4000 samples of class 1: each image's frequency within 0.035 of p(x | y = 1) (the standard error of a
     frequency is at most 0.008, so 4.4 sigma), while p(x | y = 0) differs from it by up to 0.4."""
-    support = _all_images(1, 2, 2)
+    support = all_images(1, 2, 2, 2)
     p1, p0 = (two_classes.log_likelihood(support, y=k).double().exp() for k in (1, 0))
     assert (p1 - p0).abs().max() > 0.2
-    freq = _frequencies(two_classes.sample(4000, y=1, generator=torch.Generator().manual_seed(0)), support)
+    freq = frequencies(two_classes.sample(4000, y=1, generator=torch.Generator().manual_seed(0)), support)
     assert (freq - p1).abs().max() < 0.035
 
 
@@ -164,7 +139,7 @@ def test_complete_keeps_the_given_pixels_and_samples_the_rest_from_the_condition
     torch.manual_seed(1)
     model = zoo.create_model("gated_pixelcnn", in_shape=(1, 2, 2), h=4, n_layers=2, kernel_size=3,
                              output_hidden=4).eval()
-    support = _all_images(1, 2, 2)
+    support = all_images(1, 2, 2, 2)
     given = support[:, 0, 0, 0].eq(1) & support[:, 0, 0, 1].eq(0)
     conditional = model.log_likelihood(support[given]).double().exp()
     conditional = conditional / conditional.sum()
@@ -172,7 +147,7 @@ def test_complete_keeps_the_given_pixels_and_samples_the_rest_from_the_condition
     mask = torch.tensor([[1, 1], [0, 0]]).view(1, 1, 2, 2)
     out = model.complete(x, mask, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out[:, :, 0], x[:, :, 0])
-    assert (_frequencies(out, support[given]) - conditional).abs().max() < 0.035
+    assert (frequencies(out, support[given]) - conditional).abs().max() < 0.035
 
 
 def test_sample_and_complete_contract_and_seeding(one_thread):
@@ -212,28 +187,28 @@ def test_labels_are_checked_with_one_line_errors():
     x = torch.zeros(3, 1, 4, 4)
     with pytest.raises(InputError) as error:
         model.sample(3, y=torch.tensor([1, 2]))
-    assert "GatedPixelCNN.sample: y has 2 labels for 3 images; pass one label per image" in _one_line(error)
+    assert "GatedPixelCNN.sample: y has 2 labels for 3 images; pass one label per image" in one_line(error)
     with pytest.raises(InputError) as error:
         model.sample(2, y=10)
-    assert "GatedPixelCNN.sample: label 10 is outside [0, num_classes=10); pass classes 0..9" in _one_line(error)
+    assert "GatedPixelCNN.sample: label 10 is outside [0, num_classes=10); pass classes 0..9" in one_line(error)
     with pytest.raises(InputError) as error:
         model.log_likelihood(x, y=-1)
-    assert "label -1 is outside [0, num_classes=10)" in _one_line(error)
+    assert "label -1 is outside [0, num_classes=10)" in one_line(error)
     with pytest.raises(InputError) as error:
         model.sample(2, y=torch.tensor([0.5, 1.0]))
-    assert "y must be class indices (an int or a LongTensor), got torch.float32" in _one_line(error)
+    assert "y must be class indices (an int or a LongTensor), got torch.float32" in one_line(error)
     with pytest.raises(InputError) as error:
         model.log_likelihood(x)
     assert "GatedPixelCNN.log_likelihood: GatedPixelCNN is class-conditional (num_classes=10); pass y=" in \
-        _one_line(error)
+        one_line(error)
     with pytest.raises(InputError) as error:
         model.complete(x, torch.ones(1, 1, 4, 4))
-    assert "GatedPixelCNN.complete: GatedPixelCNN is class-conditional" in _one_line(error)
+    assert "GatedPixelCNN.complete: GatedPixelCNN is class-conditional" in one_line(error)
     unconditional = zoo.create_model("pixelcnn", in_shape=(1, 4, 4))
     with pytest.raises(InputError) as error:
         unconditional.sample(2, y=1)
     assert "PixelCNN.sample: PixelCNN is unconditional (it models p(x), not p(x | y)) and takes no labels y" in \
-        _one_line(error)
+        one_line(error)
 
 
 def test_a_conditional_model_trains_on_the_batch_labels(one_thread):
@@ -255,14 +230,14 @@ def test_a_conditional_model_trains_on_the_batch_labels(one_thread):
 
 
 def test_capabilities_class_and_instance():
-    """The class (what the registry and the leaderboard read) declares sample and likelihood; a conditional
+    """The class (what the registry and the leaderboard read) declares sample, likelihood and complete; a conditional
     instance adds "conditional", so the CLI's --class, the sample grids and evaluation pass labels."""
-    assert model_info("gated_pixelcnn").capabilities == {SAMPLE, LIKELIHOOD}
+    assert model_info("gated_pixelcnn").capabilities == {SAMPLE, LIKELIHOOD, COMPLETE}
     assert model_info("gated_pixelcnn").tasks == ("generation", "likelihood")
     unconditional = zoo.create_model("gated_pixelcnn", in_shape=(1, 8, 8))
     conditional = zoo.create_model("gated_pixelcnn", in_shape=(1, 8, 8), conditional=True, num_classes=10)
-    assert capabilities_of(unconditional) == {SAMPLE, LIKELIHOOD} and unconditional.num_classes is None
-    assert capabilities_of(conditional) == {SAMPLE, LIKELIHOOD, CONDITIONAL} and conditional.num_classes == 10
+    assert capabilities_of(unconditional) == {SAMPLE, LIKELIHOOD, COMPLETE} and unconditional.num_classes is None
+    assert capabilities_of(conditional) == {SAMPLE, LIKELIHOOD, COMPLETE, CONDITIONAL} and conditional.num_classes == 10
     assert tasks_of(conditional) == ("conditional_generation", "likelihood")
     rebuilt = zoo.create_model("gated_pixelcnn", **dict(conditional.hparams))  # what a checkpoint rebuilds
     assert capabilities_of(rebuilt) == capabilities_of(conditional)

@@ -11,26 +11,13 @@ import torch
 
 import zoo
 from tests.conftest import quiet_trainer
+from tests.methods.autoregressive.helpers import all_images, frequencies, one_line
 from zoo.data import DigitsDataModule
 from zoo.distributions import discrete_pixel_log_likelihood
 from zoo.errors import ConfigError, InputError
 from zoo.nets.pixelcnn import causal_mask
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions run several times faster on one thread than on two contended ones (the suite's
-    2 shared cores); the measured times below are on one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _all_images(channels: int, size: int, levels: int) -> torch.Tensor:
-    """Every image of (channels, size, size) with pixels on the ``levels`` grid: (levels ** D, C, H, W)."""
-    grid = [i / (levels - 1) for i in range(levels)]
-    return torch.tensor(list(itertools.product(grid, repeat=channels * size * size))).view(-1, channels, size, size)
 
 
 def test_discrete_pixel_log_likelihood_against_hand_values():
@@ -78,15 +65,9 @@ def test_probabilities_of_every_image_sum_to_one(channels, levels):
     torch.manual_seed(0)
     model = zoo.create_model("pixelcnn", in_shape=(channels, 2, 2), levels=levels, h=4, n_blocks=1,
                              output_hidden=4).eval()
-    images = _all_images(channels, 2, levels)
+    images = all_images(channels, 2, 2, levels)
     total = model.log_likelihood(images).double().exp().sum()
     torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64), rtol=0, atol=1e-5)
-
-
-def _frequencies(images: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    matches = (images.flatten(1)[:, None, :] == support.flatten(1)[None]).all(-1)  # (n, |support|)
-    assert bool(matches.any(1).all()), "a sample off the support"
-    return matches.double().mean(0)
 
 
 def test_samples_follow_the_model_distribution():
@@ -96,11 +77,11 @@ def test_samples_follow_the_model_distribution():
     model = zoo.create_model("pixelcnn", in_shape=(1, 2, 2), h=4, n_blocks=1, output_hidden=4).eval()
     with torch.no_grad():  # sharpen the conditionals so the distribution is far from uniform
         model.net.net[-1].bias.fill_(1.0)
-    support = _all_images(1, 2, 2)
+    support = all_images(1, 2, 2, 2)
     probabilities = model.log_likelihood(support).double().exp()
     samples = model.sample(4000, generator=torch.Generator().manual_seed(0))
     assert (probabilities.max() - probabilities.min()) > 0.05
-    assert (_frequencies(samples, support) - probabilities).abs().max() < 0.035
+    assert (frequencies(samples, support) - probabilities).abs().max() < 0.035
 
 
 def test_complete_samples_the_missing_pixels_from_the_conditional_and_keeps_the_rest():
@@ -108,7 +89,7 @@ def test_complete_samples_the_missing_pixels_from_the_conditional_and_keeps_the_
     the frequencies p(bottom | top) = p(image) / sum over bottoms (tolerance as above)."""
     torch.manual_seed(1)
     model = zoo.create_model("pixelcnn", in_shape=(1, 2, 2), h=4, n_blocks=1, output_hidden=4).eval()
-    support = _all_images(1, 2, 2)
+    support = all_images(1, 2, 2, 2)
     given = support[:, 0, 0, 0].eq(1) & support[:, 0, 0, 1].eq(0)
     conditional = model.log_likelihood(support[given]).double().exp()
     conditional = conditional / conditional.sum()
@@ -116,7 +97,7 @@ def test_complete_samples_the_missing_pixels_from_the_conditional_and_keeps_the_
     mask = torch.tensor([[1, 1], [0, 0]]).view(1, 1, 2, 2)
     out = model.complete(x, mask, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out[:, :, 0], x[:, :, 0])
-    assert (_frequencies(out, support[given]) - conditional).abs().max() < 0.035
+    assert (frequencies(out, support[given]) - conditional).abs().max() < 0.035
 
 
 def test_sample_contract_and_seeding(one_thread):
@@ -127,25 +108,19 @@ def test_sample_contract_and_seeding(one_thread):
     assert torch.equal(a, model.sample(3, generator=torch.Generator().manual_seed(5)))
 
 
-def _one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message
-    return message
-
-
 def test_off_grid_pixels_are_a_one_line_error_naming_the_quantisation():
     model = zoo.create_model("pixelcnn", in_shape=(1, 8, 8))
     grey = torch.full((2, 1, 8, 8), 0.5)
     with pytest.raises(InputError) as error:
         model.log_likelihood(grey)
-    assert "models 2-level images (pixels 0 or 1), got a pixel of 0.5; binarize the data" in _one_line(error)
+    assert "models 2-level images (pixels 0 or 1), got a pixel of 0.5; binarize the data" in one_line(error)
     with pytest.raises(InputError) as error:
         model.objective((grey, torch.zeros(2, dtype=torch.long)))
-    assert "binarize" in _one_line(error)
+    assert "binarize" in one_line(error)
     digits = zoo.create_model("pixelcnn", in_shape=(1, 8, 8), levels=17)
     with pytest.raises(InputError) as error:
         digits.log_likelihood(torch.full((1, 1, 8, 8), 0.01))
-    assert "pixels i/16 for i = 0..16" in _one_line(error)
+    assert "pixels i/16 for i = 0..16" in one_line(error)
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (1, 1, 4, 8), (3, 1, 8, 8), (1, 2, 8, 8)])
@@ -154,10 +129,10 @@ def test_a_mask_of_the_wrong_shape_is_a_one_line_error(shape):
     x = torch.zeros(2, 1, 8, 8)
     with pytest.raises(InputError) as error:
         model.complete(x, torch.ones(shape))
-    assert "mask must have the images' shape (2, 1, 8, 8)" in _one_line(error) and str(shape) in str(error.value)
+    assert "mask must have the images' shape (2, 1, 8, 8)" in one_line(error) and str(shape) in str(error.value)
     with pytest.raises(InputError) as error:
         model.complete(torch.full((2, 1, 8, 8), 0.3), torch.ones(1, 1, 8, 8))
-    assert "binarize" in _one_line(error)
+    assert "binarize" in one_line(error)
 
 
 @pytest.mark.parametrize(

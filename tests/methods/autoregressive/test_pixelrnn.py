@@ -11,6 +11,7 @@ import torch
 
 import zoo
 from tests.conftest import quiet_trainer
+from tests.methods.autoregressive.helpers import all_images, frequencies, one_line
 from zoo.data import DigitsDataModule
 from zoo.errors import ConfigError, InputError
 from zoo.nets.pixelrnn import skew, unskew
@@ -18,21 +19,6 @@ from zoo.nets.pixelrnn import skew, unskew
 MODELS = ("row_lstm", "diagonal_bilstm")
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions and LSTM steps run several times faster on one thread than on two contended ones (the
-    suite's 2 shared cores); the measured times below are on one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _all_images(channels: int, height: int, width: int, levels: int) -> torch.Tensor:
-    """Every image of (channels, height, width) on the ``levels`` grid: (levels ** D, C, H, W)."""
-    grid = [i / (levels - 1) for i in range(levels)]
-    images = list(itertools.product(grid, repeat=channels * height * width))
-    return torch.tensor(images).view(-1, channels, height, width)
 
 
 def _seen(model, shape: tuple[int, int, int]) -> dict[tuple[int, int, int], torch.Tensor]:
@@ -127,14 +113,8 @@ def test_probabilities_of_every_image_sum_to_one(name, channels, height, width, 
     torch.manual_seed(0)
     model = zoo.create_model(name, in_shape=(channels, height, width), levels=levels, h=4, n_layers=1,
                              output_hidden=4).eval()
-    total = model.log_likelihood(_all_images(channels, height, width, levels)).double().exp().sum()
+    total = model.log_likelihood(all_images(channels, height, width, levels)).double().exp().sum()
     torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64), rtol=0, atol=1e-5)
-
-
-def _frequencies(images: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    matches = (images.flatten(1)[:, None, :] == support.flatten(1)[None]).all(-1)  # (n, |support|)
-    assert bool(matches.any(1).all()), "a sample off the support"
-    return matches.double().mean(0)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -145,11 +125,11 @@ def test_samples_follow_the_model_distribution(name, one_thread):
     model = zoo.create_model(name, in_shape=(1, 2, 2), h=4, n_layers=1, output_hidden=4).eval()
     with torch.no_grad():  # sharpen the conditionals so the distribution is far from uniform
         model.net.output[-1].bias.fill_(1.0)
-    support = _all_images(1, 2, 2, 2)
+    support = all_images(1, 2, 2, 2)
     probabilities = model.log_likelihood(support).double().exp()
     samples = model.sample(4000, generator=torch.Generator().manual_seed(0))
     assert (probabilities.max() - probabilities.min()) > 0.05
-    assert (_frequencies(samples, support) - probabilities).abs().max() < 0.035
+    assert (frequencies(samples, support) - probabilities).abs().max() < 0.035
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -177,12 +157,6 @@ def test_complete_keeps_the_known_pixels_and_samples_the_rest_on_the_grid(name, 
     assert torch.equal(out, model.complete(x, mask, generator=torch.Generator().manual_seed(0)))
 
 
-def _one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message
-    return message
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_off_grid_pixels_are_a_one_line_error_naming_the_quantisation(name):
     model = zoo.create_model(name, in_shape=(1, 8, 8))
@@ -191,14 +165,14 @@ def test_off_grid_pixels_are_a_one_line_error_naming_the_quantisation(name):
     with pytest.raises(InputError) as error:
         model.log_likelihood(grey)
     assert f"{cls}.log_likelihood: {cls} models 2-level images (pixels 0 or 1), got a pixel of 0.5; binarize" in (
-        _one_line(error))
+        one_line(error))
     with pytest.raises(InputError) as error:
         model.complete(grey, torch.ones(1, 1, 8, 8))
-    assert "binarize" in _one_line(error)
+    assert "binarize" in one_line(error)
     digits = zoo.create_model(name, in_shape=(1, 8, 8), levels=17)
     with pytest.raises(InputError) as error:
         digits.log_likelihood(torch.full((1, 1, 8, 8), 0.01))
-    assert "pixels i/16 for i = 0..16" in _one_line(error)
+    assert "pixels i/16 for i = 0..16" in one_line(error)
 
 
 @pytest.mark.parametrize("name", MODELS)
