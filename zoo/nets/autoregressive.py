@@ -98,10 +98,14 @@ def per_channel(out: torch.Tensor, channels: int) -> torch.Tensor:
 class Affine:
     """A convolution (or linear layer) at one position as one matrix product: ``(N, in * kh * kw) inputs @
     weight^T + bias``, the weight (masked, cropped) flattened and transposed once, when a cache is built (the
-    weights do not change while it samples). Called on a window (N, in, kh, kw) or features (N, in)."""
+    weights do not change while it samples). Called on features (N, in) or, with ``window=True``, on a
+    :class:`CausalMap` window (N, kh, kw, in): the kernel is then laid out (kh, kw, in) to match."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-        self.weight_t = weight.detach().flatten(1).t().contiguous()  # (in * kh * kw, out)
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, window: bool = False) -> None:
+        weight = weight.detach()
+        if window:  # (out, in, kh, kw) -> (out, kh, kw, in): the windows' channels-last order
+            weight = weight.permute(0, 2, 3, 1)
+        self.weight_t = weight.reshape(len(weight), -1).t().contiguous()  # (kh * kw * in, out)
         self.bias = bias.detach() if bias is not None else weight.new_zeros(weight.shape[0])
 
     def __call__(self, inputs: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
@@ -122,38 +126,44 @@ def causal_affine(conv: nn.Conv2d) -> Affine:
     """A masked k x k convolution at one position from its window of rows i - k//2 .. i only (the rows below
     the centre are masked to zero, so neither fetched nor multiplied)."""
     weight = masked_weight(conv)
-    return Affine(weight[:, :, : weight.shape[2] // 2 + 1], conv.bias)
+    return Affine(weight[:, :, : weight.shape[2] // 2 + 1], conv.bias, window=True)
 
 
 class CausalMap:
-    """A feature map (N, F, H, W) kept inside zero padding, ``up`` rows above and ``side`` columns either side
-    (none below: causal kernels do not read the rows below), so the window a kernel reads at (i, j) is a view."""
+    """A feature map of N images, F features, H x W positions, kept channels-last inside zero padding: ``up``
+    rows above and ``side`` columns either side (none below: causal kernels do not read the rows below), so
+    the window a kernel reads at (i, j) is a view whose copy is kh * kw contiguous runs of F values (in the
+    (N, F, H, W) layout it would be F * kh runs of kw: several times slower, the cost of a sample)."""
 
     def __init__(self, like: torch.Tensor, features: int, height: int, width: int, *, up: int, side: int) -> None:
         self.up, self.side = up, side
-        self.data = like.new_zeros(len(like), features, height + up, width + 2 * side)
+        self.data = like.new_zeros(len(like), height + up, width + 2 * side, features)
 
     def window(self, i: int, j: int, *, up: int, left: int, right: int) -> torch.Tensor:
-        """Rows i - up .. i, columns j - left .. j + right: (N, F, up + 1, left + right + 1), a view."""
+        """Rows i - up .. i, columns j - left .. j + right: (N, up + 1, left + right + 1, F), a view."""
         row, column = i + self.up, j + self.side
-        return self.data[:, :, row - up: row + 1, column - left: column + right + 1]
+        return self.data[:, row - up: row + 1, column - left: column + right + 1]
 
     def rows(self, i: int, *, up: int) -> torch.Tensor:
         """Rows i - up .. i, every column with the side padding: (N, F, up + 1, W + 2 * side), a view."""
-        return self.data[:, :, i + self.up - up: i + self.up + 1]
+        return self.data[:, i + self.up - up: i + self.up + 1].permute(0, 3, 1, 2)
+
+    def row(self, i: int) -> torch.Tensor:
+        """Row i without the padding: (N, W, F), a view."""
+        return self.data[:, i + self.up, self.side: self.data.shape[2] - self.side]
 
     def __getitem__(self, position: tuple[int, int]) -> torch.Tensor:
         i, j = position
-        return self.data[:, :, i + self.up, j + self.side]  # (N, F)
+        return self.data[:, i + self.up, j + self.side]  # (N, F)
 
     def __setitem__(self, position: tuple[int, int], value: torch.Tensor) -> None:
         i, j = position
-        self.data[:, :, i + self.up, j + self.side] = value
+        self.data[:, i + self.up, j + self.side] = value
 
     def set_row(self, i: int, value: torch.Tensor, end: int | None = None) -> None:
         """Row i's columns 0 .. end - 1 (all by default) from ``value`` (N, F, end)."""
         end = value.shape[-1] if end is None else end
-        self.data[:, :, i + self.up, self.side: self.side + end] = value[..., :end]
+        self.data[:, i + self.up, self.side: self.side + end] = value[..., :end].transpose(1, 2)
 
 
 class ImageMap(CausalMap):

@@ -190,7 +190,7 @@ class _GatedCache:
         self.net = net
         self.layers: list[GatedLayer] = list(net.layers)
         self.k = self.layers[0].half
-        self.horizontal = [Affine(layer.horizontal.weight * layer.horizontal_mask, layer.horizontal.bias)
+        self.horizontal = [Affine(layer.horizontal.weight * layer.horizontal_mask, layer.horizontal.bias, window=True)
                            for layer in self.layers]
         self.horizontal_out = [Affine(masked_weight(layer.horizontal_out), layer.horizontal_out.bias)
                                for layer in self.layers]
@@ -235,7 +235,7 @@ class _GatedCache:
             self._start_row(i)
             self.row = i
         for index, layer in enumerate(self.layers):
-            inputs = self.h[index].window(i, j, up=0, left=self.k, right=0)  # (N, F, 1, k + 1)
+            inputs = self.h[index].window(i, j, up=0, left=self.k, right=0)  # (N, 1, k + 1, F)
             pre = self.horizontal[index](inputs, self.from_above[index][:, :, j])
             out = self.horizontal_out[index](gate(pre))  # (N, h)
             self.h[index + 1][i, j] = self.h[index][i, j] + out if layer.residual else out

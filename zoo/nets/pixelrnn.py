@@ -292,7 +292,7 @@ class _PixelRNNCache:
         if new_row:
             if self.diagonal and i > 0:  # every layer's right-to-left LSTM over row i - 1, now final
                 for features, step in zip(self.features, self.steps):
-                    row = features.data[:, :, i - 1].flip(-1).transpose(1, 2)  # (N, W, 2h), mirrored
+                    row = features.row(i - 1).flip(1)  # (N, W, 2h), mirrored
                     for j_mirrored in range(width):
                         step["right_to_left"](row[:, j_mirrored], i - 1, j_mirrored)
             self.row = i
@@ -318,7 +318,7 @@ class _RowStep:
         self.lstm, self.half, self.k = lstm, lstm.kernel_size // 2, lstm.kernel_size
         # the columns right of the current one are masked: K_is over columns j - k//2 .. j only
         self.input_to_state = Affine((lstm.input_to_state.weight * lstm.mask)[..., : self.half + 1],
-                                     lstm.input_to_state.bias)
+                                     lstm.input_to_state.bias, window=True)
         # K_ss's weight is laid out (unit, neighbour) (the forward's unfold); the cache's states are
         # (neighbour, unit): permute once
         weight = lstm.state_to_state.weight.view(-1, lstm.h, self.k).transpose(1, 2)
