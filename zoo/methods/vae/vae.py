@@ -144,14 +144,20 @@ class VAE(LatentVariableModel):
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
         if self.likelihood == "discretized_logistic":
-            to_levels(x, self.levels, where=f"{type(self).__name__}(likelihood='discretized_logistic')")
             return discretized_logistic_log_likelihood(out, self.log_std.clamp(min=MIN_LOG_STD), x, self.levels)
         return gaussian_log_likelihood(out, self.log_std.clamp(min=MIN_LOG_STD), x)
+
+    def check_levels(self, x: torch.Tensor) -> None:
+        """A discretized logistic gives probability to pixels on its ``levels`` grid only: a one-line InputError
+        naming the quantisation otherwise (the other likelihoods take any x)."""
+        if self.likelihood == "discretized_logistic":
+            to_levels(x, self.levels, where=f"{type(self).__name__}(likelihood='discretized_logistic')")
 
     def elbo_terms(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(E_q[log p(x|z)] with one sample, KL(q(z|x) || p(z))), each (N,), in nats."""
+        self.check_levels(x)
         mu, logvar = self.posterior(x)
         z = self.reparameterize(mu, logvar, generator)
         return self.log_px_given_z(x, z), gaussian_kl(mu, logvar)
@@ -203,6 +209,7 @@ class VAE(LatentVariableModel):
 
         x: (n, C, H, W); mu, logvar: (n, D) -> (m, n) in nats."""
         z = self.reparameterize(mu.expand(m, *mu.shape), logvar.expand(m, *logvar.shape), generator)  # (m, n, D)
+        self.check_levels(x)  # once per image, not per importance sample
         x_rep = x.expand(m, *x.shape).reshape(-1, *x.shape[1:])  # (m * n, C, H, W)
         log_px_z = self.log_px_given_z(x_rep, z.reshape(-1, z.shape[-1])).view(m, len(x))
         return log_px_z + standard_normal_log_density(z) - diagonal_gaussian_log_density(z, mu, logvar)
