@@ -153,3 +153,28 @@ def test_likelihood_records_every_run_and_the_orderings_from_the_means(tmp_path:
     assert claims["pixelcnn below vae"]["holds"] == (mean["pixelcnn"] < mean["vae"])
     assert claims["gated_pixelcnn below pixelcnn"]["difference_nats"] == pytest.approx(
         mean["gated_pixelcnn"] - mean["pixelcnn"])
+
+
+def test_aae_codes_records_every_prior_and_plots_them(tmp_path: Path):
+    """benchmarks/aae_codes.py, one epoch each: a record per model (MMD^2 to its prior, and the own-component
+    share for the labelled priors), a PNG; and a bad --epochs is one line, exit 2, nothing written."""
+    out = tmp_path / "codes"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "aae_codes.py"), "--epochs", "1", "--n-test", "100",
+         "--out", str(out)], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"aae_codes.py failed:\n{result.stdout}\n{result.stderr}"
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["protocol"]["n"] == 100 and record["protocol"]["epochs"] == 1
+    assert list(record["results"]) == ["plain AE", "AAE, gaussian", "AAE, mixture", "AAE, mixture, labels",
+                                       "AAE, swiss roll", "AAE, swiss roll, labels"]
+    for name, entry in record["results"].items():
+        assert math.isfinite(entry["mmd2_to_prior"]), name
+        assert ("codes_in_own_class_component" in entry) == name.endswith("labels"), name
+    assert out.with_suffix(".png").stat().st_size > 1000
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "aae_codes.py"), "--epochs", "0", "--out",
+                          str(tmp_path / "bad")],
+                         check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--epochs must be >= 1" in bad.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "bad.json").exists()

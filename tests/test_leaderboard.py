@@ -150,7 +150,7 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, dirs):
 
 
 def test_methods_with_recipes():
-    expected = ["ae", "cgan", "dae", "dcgan", "diagonal_bilstm", "gan", "gated_pixelcnn", "infogan", "mad_gan",
+    expected = ["aae", "ae", "cgan", "dae", "dcgan", "diagonal_bilstm", "gan", "gated_pixelcnn", "infogan", "mad_gan",
                 "pixelcnn", "row_lstm", "vae", "wgan", "wgan_gp"]
     assert leaderboard.methods_for("digits", ROOT / "recipes") == expected
     for method in leaderboard.methods_for("fashion_mnist", ROOT / "recipes"):

@@ -88,3 +88,64 @@ def discrete_pixel_log_likelihood(logits: torch.Tensor, levels: torch.Tensor) ->
     else:
         log_p = torch.log_softmax(logits, dim=2).gather(2, levels.long().unsqueeze(2)).squeeze(2)
     return log_p.flatten(1).sum(1)
+
+
+# -- priors p(z) an adversarial regulariser can match (Makhzani et al. 2016, arXiv:1511.05644, Sec. 2-3) --------
+#: prior name -> the dimension it needs (None: any)
+PRIORS: dict[str, int | None] = {"gaussian": None, "mixture": 2, "swiss_roll": 2}
+#: the mixture's components sit on a circle of this radius, elongated along it (radial std, tangential std)
+MIXTURE_RADIUS, MIXTURE_STD = 1.4, (0.5, 0.1)
+#: the swiss roll's turns (angle 4 pi sqrt(t)) and outer radius (3 sqrt(t)), t ~ U(0, 1)
+SWISS_ROLL_TURNS, SWISS_ROLL_RADIUS = 2.0, 3.0
+
+
+def check_prior(name: str, dim: int) -> None:
+    """One-line ConfigError unless ``name`` is a prior of :data:`PRIORS` that can be ``dim``-dimensional."""
+    if name not in PRIORS:
+        raise ConfigError(f"unknown prior {name!r}; choose one of {tuple(PRIORS)}")
+    need = PRIORS[name]
+    if need is not None and dim != need:
+        raise ConfigError(f"the {name!r} prior is {need}-dimensional but latent_dim is {dim}; set latent_dim: {need} "
+                          "or use the 'gaussian' prior")
+
+
+def sample_prior(name: str, n: int, dim: int, *, components: int = 10, labels: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """n draws z (n, dim) of a prior of :data:`PRIORS` (float32, on the generator's device, else ``device``).
+
+    - ``gaussian``: N(0, I).
+    - ``mixture``: ``components`` 2-D Gaussians evenly spaced on a circle of radius 1.4, each elongated along its
+      radius (std 0.5 radially, 0.1 across): the paper's Fig. 4 prior, equal weights.
+    - ``swiss_roll``: t ~ U(0, 1), angle 4 pi sqrt(t), radius 3 sqrt(t) (2 turns; Fig. 4); with ``components``
+      segments of t, one per class.
+
+    ``labels`` (n,) in [0, components), for the label-conditioned prior (the paper's Sec. 2.3): each draw comes
+    from its label's component (its segment of the roll); -1 means unlabelled (the whole prior). The Gaussian
+    prior has no components and takes no labels."""
+    check_prior(name, dim)
+    device = generator.device if generator is not None else device
+    if name == "gaussian":
+        if labels is not None:
+            raise ConfigError("the 'gaussian' prior has no components to condition on labels; use 'mixture' or "
+                              "'swiss_roll'")
+        return torch.randn(n, dim, generator=generator, device=device)
+    if labels is None:
+        labels = torch.full((n,), -1, dtype=torch.long)
+    if labels.shape != (n,):
+        raise ConfigError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+    labels = labels.to(device)
+    if len(labels) and (int(labels.min()) < -1 or int(labels.max()) >= components):
+        raise ConfigError(f"prior labels must be in [0, {components}) or -1 (unlabelled), got values in "
+                          f"[{int(labels.min())}, {int(labels.max())}]")
+    free = torch.randint(components, (n,), generator=generator, device=device)
+    component = torch.where(labels >= 0, labels, free).float()
+    if name == "mixture":
+        along, across = torch.randn(2, n, generator=generator, device=device)
+        radial, tangential = MIXTURE_RADIUS + MIXTURE_STD[0] * along, MIXTURE_STD[1] * across
+        angle = 2 * math.pi * component / components
+        return torch.stack([radial * torch.cos(angle) - tangential * torch.sin(angle),
+                            radial * torch.sin(angle) + tangential * torch.cos(angle)], 1)
+    # swiss roll: a uniform position inside the component's segment of t
+    t = (component + torch.rand(n, generator=generator, device=device)) / components
+    angle, radius = 2 * math.pi * SWISS_ROLL_TURNS * t.sqrt(), SWISS_ROLL_RADIUS * t.sqrt()
+    return torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], 1)

@@ -36,7 +36,8 @@ _LAZY = {
 
 #: evaluators of the scores a method declares in ``extra_metrics`` (zoo/methods/base.py), by name:
 #: ``(model, *, data) -> {"metrics": {...}, "protocol": {...}}``, as "module:function" so nothing loads early
-MODEL_METRICS = {"code_accuracy": "zoo.metrics.codes:evaluate_codes"}
+MODEL_METRICS = {"code_accuracy": "zoo.metrics.codes:evaluate_codes",
+                 "prior_mmd": "zoo.metrics.two_sample:evaluate_prior_match"}
 
 
 def model_metric(name: str):
