@@ -9,7 +9,8 @@ generator whose reference batch (a buffer) must be the same on both ranks. The t
 (tests/methods/players_toy.py) runs players of three periods, a net in two players, weight clipping and the
 EMA of a two-net player. The GAN family's second part adds labels entering G and a projection D (cGAN), a
 Q head stepped with G while D's optimizer steps the body they share (InfoGAN), and k generators sharing all
-but their first layer against a (k+1)-way D (MAD-GAN)."""
+but their first layer against a (k+1)-way D (MAD-GAN). The hybrids add an encoder in two players and a D on
+codes reading labels, some hidden at random (the label-conditioned AAE)."""
 import json
 import subprocess
 import sys
@@ -36,8 +37,10 @@ INFOGAN_TINY = {
      ("tests.methods.players_toy:ThreePlayerToy", {"ema_decay": 0.9}),
      ("cgan", {"discriminator_conditioning": "projection"}),
      ("infogan", {"latent_dim": None, "noise_dim": 4, "q_hidden": 8, **INFOGAN_TINY}),
-     ("mad_gan", {"num_generators": 3})],
-    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan"],
+     ("mad_gan", {"num_generators": 3}),
+     ("aae", {"prior": "mixture", "latent_dim": 2, "label_conditioned": True, "num_classes": 10,
+              "labeled_fraction": 0.5})],
+    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan", "aae"],
 )
 def test_two_cpu_ranks_stay_identical(name, kwargs, tmp_path):
     out = tmp_path / "checksums.pt"
