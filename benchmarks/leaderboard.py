@@ -264,7 +264,8 @@ def export_and_evaluate(
     """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
     parameter count and the model."""
     import zoo
-    from zoo.capabilities import CONDITIONAL, LIKELIHOOD, capabilities_of
+    from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, capabilities_of
+    from zoo.metrics.probe import evaluate_probe
     from zoo.metrics import model_metric
     from zoo.metrics.conditional import evaluate_conditional
     from zoo.metrics.evaluate import evaluate
@@ -310,6 +311,11 @@ def export_and_evaluate(
                                            seed=protocol["evaluate"]["seed"])
         result["metrics"].update(conditional["metrics"])
         result["protocol"].update(conditional["protocol"])
+    if ENCODE in capabilities_of(model):  # the representation: a linear probe of the codes, and of random ones
+        print(f"  evaluate: linear probe of the codes on the {kept} weights")
+        probe = evaluate_probe(zoo.load(files[kept]), data=dataset, seed=protocol["evaluate"]["seed"])
+        result["metrics"].update(probe["metrics"])
+        result["protocol"].update(probe["protocol"])
     for name in model_info(method).extra_metrics:  # the method's own scores: InfoGAN's code accuracy
         print(f"  evaluate: {name} on the {kept} weights")
         extra = model_metric(name)(zoo.load(files[kept]), data=dataset)
@@ -460,7 +466,8 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "dtype": record["weights"]["dtype"],
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
-                                                  "is", "pr", "nll", "conditional_accuracy", "code_accuracy", "commit")
+                                                  "is", "pr", "nll", "conditional_accuracy", "code_accuracy", "prior_mmd",
+                                                  "probe_accuracy", "commit")
                          if k in protocol},
             "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
                                                       "train_time_s", "budget_minutes")},
@@ -557,6 +564,14 @@ def _likelihood_caption(protocol: dict[str, Any]) -> str:
             "the estimator per row (exact, or importance-weighted with K samples: an upper bound on the NLL).")
 
 
+def _probe_caption(protocol: dict[str, Any]) -> str:
+    probe = protocol.get("probe_accuracy", {})
+    return (f"Test accuracy of a logistic regression on the frozen codes `encode(x)` (zoo/metrics/probe.py; `zoo probe`),"
+            f" fitted on the {fmt(probe.get('train', {}).get('n'))} training images, scored on the "
+            f"{fmt(probe.get('test', {}).get('n'))} test images; beside it the same probe of the same architecture "
+            "at its random initialisation (seed 0).")
+
+
 #: what the likelihood of the records before the data kind was recorded is a likelihood of
 GREY_LEVEL_BERNOULLI = ("grey levels in [0, 1] under a Bernoulli decoder: a cross-entropy, not a log-probability "
                         "of the 8-bit images")
@@ -610,6 +625,12 @@ TASK_TABLES: dict[str, TaskTable] = {
          ("estimator", _nll_estimator),
          ("data", _nll_data)),
         lambda r: r["metrics"]["nll"]),
+    "representation": TaskTable(
+        "representation (linear probe of the codes)", "probe_accuracy", _probe_caption,
+        (("probe accuracy ↑", lambda r: fmt(r["metrics"].get("probe_accuracy"), 3)),
+         ("same net, random init", lambda r: fmt(r["metrics"].get("probe_accuracy_random_init"), 3)),
+         ("method's own score ↑", _extra_scores)),
+        lambda r: -(r["metrics"].get("probe_accuracy") or 0.0)),
 }
 
 
@@ -864,6 +885,9 @@ def rescore_main(args: argparse.Namespace) -> int:
         if sha256_of(file) != record["weights"]["sha256"]:
             print(f"leaderboard: error: {file} is not the file {out.name} recorded (sha256 differs)", file=sys.stderr)
             return 2
+        if args.metrics == "probe":
+            rescore_probe(args, record, file, out)
+            continue
         print(f"{method} on {args.dataset}: nll of {file.name}", flush=True)
         nll_args = {**PROTOCOLS[args.dataset]["nll"], **({"nll_k": args.nll_k} if args.nll_k else {})}
         nll = evaluate(str(file), data=str(ROOT / record["recipe"]), metrics="nll",
@@ -889,6 +913,34 @@ def rescore_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def rescore_probe(args: argparse.Namespace, record: dict[str, Any], file: Path, out: Path) -> None:
+    """``rescore --metrics probe``: the linear probe of the shipped weights' codes (and of their untrained twin)
+    added to a record written before the representation table existed (and to its index entry with --export)."""
+    import zoo
+    from zoo.metrics.evaluate import git_commit
+    from zoo.metrics.probe import evaluate_probe
+
+    print(f"{record['method']} on {args.dataset}: linear probe of {file.name}", flush=True)
+    probe = evaluate_probe(zoo.load(file), data=args.dataset, seed=PROTOCOLS[args.dataset]["evaluate"]["seed"])
+    record["metrics"] = {**{k: v for k, v in record["metrics"].items() if not k.startswith("probe_")},
+                         **probe["metrics"]}
+    record["protocol"]["probe_accuracy"] = probe["protocol"]["probe_accuracy"]
+    record["rescored"] = {"metrics": "probe", "commit": git_commit().get("commit"), "finished": now()}
+    write_json(out, record)
+    print(f"  probe accuracy {probe['metrics']['probe_accuracy']:.3f} (random init "
+          f"{probe['metrics']['probe_accuracy_random_init']:.3f})", flush=True)
+    if args.export:
+        index_path = args.pretrained / "index.json"
+        with open(args.pretrained / ".index.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            index = read_json(index_path) or {}
+            entry = index.get(record["weights"]["name"]) or index_entry(record, file.name)
+            entry["meta"]["metrics"] = record["metrics"]
+            entry["meta"]["protocol"]["probe_accuracy"] = record["protocol"]["probe_accuracy"]
+            index[record["weights"]["name"]] = entry
+            write_json(index_path, dict(sorted(index.items())))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -910,6 +962,8 @@ def main(argv: list[str] | None = None) -> int:
     rescore.add_argument("--methods", required=True, help="comma-separated methods with exported results")
     rescore.add_argument("--export", action="store_true", help="update their zoo/pretrained index entries too")
     rescore.add_argument("--nll-k", type=int, default=None, help="importance samples (quick checks; recorded)")
+    rescore.add_argument("--metrics", choices=("nll", "probe"), default="nll",
+                         help="what to measure again: nll (default) or probe (the linear probe of the codes)")
     rescore.add_argument("--pretrained", type=Path, default=PRETRAINED)
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")
     migrate = sub.add_parser("migrate", help="record recipe edits that change no setting of the shipped models")

@@ -1,4 +1,5 @@
 """The `zoo` command: a real recipe trains, checkpoints and samples; bad input is one line, no traceback."""
+import json
 import os
 import shutil
 import subprocess
@@ -344,3 +345,26 @@ def test_a_non_generative_model_trains_on_two_domains(in_tmp, capsys):
         }},
     }))
     assert run(["fit", "--config", str(config), *TRAINER]) == 0, capsys.readouterr().err[-2000:]
+
+
+# -- zoo probe ------------------------------------------------------------------------------------
+def test_probe_prints_and_writes_the_accuracy_with_its_protocol(in_tmp, capsys):
+    assert run(["probe", "ae.digits", "--data", "digits", "--n-train", "500", "--no-baseline",
+                "--out", "p.json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((in_tmp / "p.json").read_text())
+    assert set(printed["metrics"]) == {"probe_accuracy"} and printed["metrics"]["probe_accuracy"] > 0.8
+    assert printed["protocol"]["probe_accuracy"]["train"]["n"] == 500
+
+
+def test_probe_refuses_a_model_without_codes_the_wrong_data_and_a_bad_out(in_tmp, capsys):
+    assert run(["probe", "dcgan.digits", "--data", "digits"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("zoo: error: dcgan.digits (DCGAN) cannot be probed") and "aae" in line
+    assert run(["probe", "ae.digits", "--data", "fashion_mnist"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "reads (1, 8, 8) images but --data fashion_mnist yields (1, 28, 28)" in line
+    assert run(["probe", "ae.digits", "--data", "digits", "--out", "p.txt"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "zoo: error: --out p.txt: the probe writes JSON; give a path ending in .json"
+    assert not (in_tmp / "p.txt").exists()

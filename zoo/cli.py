@@ -93,6 +93,34 @@ def sample_main(opts: argparse.Namespace) -> None:
     print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
 
 
+def probe_main(opts: argparse.Namespace) -> None:
+    """``zoo probe``: the linear probe's test accuracy of a model's codes, and of its untrained twin (zoo/metrics/
+    probe.py), as JSON with the protocol."""
+    import json
+
+    import zoo
+    from zoo.capabilities import ENCODE, require
+    from zoo.metrics.evaluate import build_datamodule
+    from zoo.metrics.probe import evaluate_probe
+
+    if opts.out is not None and not str(opts.out).endswith(".json"):
+        raise ConfigError(f"--out {opts.out}: the probe writes JSON; give a path ending in .json")
+    model = zoo.load(opts.model).eval()
+    require(model, ENCODE, to="be probed (zoo probe reads encode(x))", name=opts.model)
+    datamodule, _, _ = build_datamodule(opts.data)
+    if tuple(model.in_shape) != tuple(datamodule.shape):
+        raise ConfigError(f"{opts.model} reads {tuple(model.in_shape)} images but --data {opts.data} yields "
+                          f"{tuple(datamodule.shape)}; probe it on the data it was trained on")
+    result = evaluate_probe(model, data=opts.data, n_train=opts.n_train, seed=opts.seed,
+                            random_init=not opts.no_baseline)
+    result = {"model": opts.model, "data": opts.data, **result}
+    text = json.dumps(result, indent=2)
+    if opts.out is not None:
+        Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(opts.out).write_text(text + "\n")
+    print(text)
+
+
 #: ``zoo complete --mask``: which pixels are missing (to be filled in), as a function of (H, W) -> (1, 1, H, W)
 MASKS = {
     "bottom": "the bottom half of the rows (the image's top half given)",
@@ -259,6 +287,15 @@ def build_parser(*, evaluate_options: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int, default=0, help="seed of the completions (default 0)")
     p.add_argument("--class", dest="label", type=_int, default=None,
                    help="conditional models: complete as this class (default: each image's own)")
+    p = sub.add_parser("probe", help="linear probe of a model's codes (logistic regression on encode(x)); JSON")
+    p.add_argument("model", help="pretrained name, a .ckpt from zoo fit, or a .safetensors file")
+    p.add_argument("--data", required=True, help="dataset name (digits, fashion_mnist) or a recipe .yaml")
+    p.add_argument("--n-train", type=_positive_int, default=None,
+                   help="fit on the first n training images (default: all)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the baseline: the same architecture at its random initialisation")
+    p.add_argument("--seed", type=_int, default=0, help="torch seed of the baseline's initialisation (default 0)")
+    p.add_argument("--out", default=None, help="also write the JSON here")
     p = sub.add_parser("list", help="list registered models (or pretrained weights with --pretrained)")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'vae*'")
     p.add_argument("--pretrained", action="store_true", help="list pretrained weights instead of models")
@@ -309,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             evaluate_main(opts)
             return 0
-        commands = {"sample": sample_main, "complete": complete_main, "list": list_main, "download": download_main}
+        commands = {"sample": sample_main, "complete": complete_main, "probe": probe_main, "list": list_main,
+                    "download": download_main}
         commands[opts.command](opts)
         return 0
     except SystemExit as exit_:  # argparse/jsonargparse usage errors and --help: already printed

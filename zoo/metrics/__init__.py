@@ -32,6 +32,9 @@ _LAZY = {
     "list_extractors": "zoo.metrics.extractors",
     "evaluate": "zoo.metrics.evaluate",
     "evaluate_codes": "zoo.metrics.codes",
+    "linear_probe": "zoo.metrics.probe",
+    "evaluate_probe": "zoo.metrics.probe",
+    "mmd2_unbiased": "zoo.metrics.two_sample",
 }
 
 #: evaluators of the scores a method declares in ``extra_metrics`` (zoo/methods/base.py), by name:
@@ -69,12 +72,15 @@ __all__ = [
     "diagonal_gaussian_log_density",
     "evaluate",
     "evaluate_codes",
+    "evaluate_probe",
     "fid_metric",
     "get_extractor",
     "importance_weighted_log_likelihood",
     "is_metric",
     "kid_metric",
+    "linear_probe",
     "list_extractors",
+    "mmd2_unbiased",
     "model_metric",
     "precision_recall",
     "standard_normal_log_density",
