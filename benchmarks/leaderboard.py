@@ -466,8 +466,8 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "dtype": record["weights"]["dtype"],
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
-                                                  "is", "pr", "nll", "conditional_accuracy", "code_accuracy", "prior_mmd",
-                                                  "probe_accuracy", "commit")
+                                                  "is", "pr", "nll", "conditional_accuracy", "code_accuracy",
+                                                  "prior_mmd", "probe_accuracy", "commit")
                          if k in protocol},
             "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
                                                       "train_time_s", "budget_minutes")},
@@ -566,8 +566,8 @@ def _likelihood_caption(protocol: dict[str, Any]) -> str:
 
 def _probe_caption(protocol: dict[str, Any]) -> str:
     probe = protocol.get("probe_accuracy", {})
-    return (f"Test accuracy of a logistic regression on the frozen codes `encode(x)` (zoo/metrics/probe.py; `zoo probe`),"
-            f" fitted on the {fmt(probe.get('train', {}).get('n'))} training images, scored on the "
+    return ("Test accuracy of a logistic regression on the frozen codes `encode(x)` (zoo/metrics/probe.py; "
+            f"`zoo probe`), fitted on the {fmt(probe.get('train', {}).get('n'))} training images, scored on the "
             f"{fmt(probe.get('test', {}).get('n'))} test images; beside it the same probe of the same architecture "
             "at its random initialisation (seed 0).")
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.capabilities import CONDITIONAL, LIKELIHOOD, capabilities_of
+from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, capabilities_of
 from zoo.lightning_cli import ZooCLI
 from zoo.cli import main as zoo_main
 from zoo.errors import UnknownModelError
@@ -30,7 +30,7 @@ from zoo.weights import PACKAGE_DIR, get_weights, sha256_of
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = zoo.list_pretrained()
 METHODS = ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan", "infogan", "pixelcnn",
-           "gated_pixelcnn", "row_lstm", "diagonal_bilstm")
+           "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae")
 DATASETS = {"digits": (1, 8, 8), "fashion_mnist": (1, 28, 28)}
 #: |FID(n_fake=5000, seed 1) - stored FID(n_fake=10000, seed 0)| <= REL * stored + ABS. Measured on the digits
 #: entries with n_fake 5000 and seeds 1-3: ratios to the stored FID 0.955-1.055 (n_fake 2000: 0.947-1.099;
@@ -84,10 +84,14 @@ def test_entry_record_is_complete_and_true(name):
     if conditional:  # the domain classifier's accuracy on samples of each class (zoo/metrics/conditional.py)
         allowed |= {"conditional_accuracy", "conditional_accuracy_ratio", "conditional_accuracy_real"}
         allowed |= {f"conditional_accuracy_class_{k}" for k in range(protocol["extractor"]["num_classes"])}
+    encodes = ENCODE in capabilities_of(zoo.create_model(method))
+    if encodes:  # the linear probe of the codes and of the same net at its random initialisation (zoo probe)
+        allowed |= {"probe_accuracy", "probe_accuracy_random_init"}
     extra = model_info(method).extra_metrics  # the method's own scores (InfoGAN's code accuracy)
     allowed |= set(extra)
     assert set(meta["metrics"]) <= allowed, set(meta["metrics"]) - allowed
     assert ("conditional_accuracy" in meta["metrics"]) == conditional == ("conditional_accuracy" in protocol)
+    assert ("probe_accuracy" in meta["metrics"]) == encodes == ("probe_accuracy" in protocol)
     assert all(name in meta["metrics"] and name in protocol for name in extra)
     assert f"fid_{extractor}" in meta["metrics"]
     assert all(math.isfinite(v) for v in meta["metrics"].values())
