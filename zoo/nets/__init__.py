@@ -20,6 +20,7 @@ from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nets.gated_pixelcnn import GatedPixelCNNNet
 from zoo.nets.infogan import InfoGANDiscriminator, QHead
+from zoo.nets.joint import JointDiscriminator
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
 from zoo.nets.multi import MultiHeadGenerator
 from zoo.nets.pixelrnn import DiagonalBiLSTMLayer, PixelRNNNet, RowLSTMLayer
@@ -51,6 +52,7 @@ __all__ = [
     "EncoderFactory",
     "GatedPixelCNNNet",
     "InfoGANDiscriminator",
+    "JointDiscriminator",
     "MLPDecoder",
     "MLPEncoder",
     "MultiHeadGenerator",
