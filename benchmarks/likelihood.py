@@ -147,13 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(1)
     shape, datamodule_class = DATASETS[opts.dataset]
+    datamodule = datamodule_class()
+    datamodule.prepare_data()  # finds (or downloads) the files: on a fresh machine nothing has yet
     if opts.data == "binarized":
-        static, sha256 = datamodule_class().static_binarization("test")
+        static, sha256 = datamodule.static_binarization("test")
         x = static.images.float() / 255  # (n, 1, H, W) of 0.0 / 1.0
         data_protocol = {"kind": "binarized", "train": "dynamic (re-drawn per epoch, seeded)", "test": "static",
                          "static_seed": STATIC_SEED, "sha256": sha256}
     else:
-        images, _ = datamodule_class().load_tensors(train=False)
+        images, _ = datamodule.load_tensors(train=False)
         x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
         data_protocol = {"kind": "n-level", "levels": LEVELS[opts.dataset], "train": "the grey levels as they are",
                          "test": "the grey levels as they are"}
