@@ -264,9 +264,10 @@ def export_and_evaluate(
     """Both precisions scored; returns the kept file and dtype, its evaluation, the fp16 check, the
     parameter count and the model."""
     import zoo
-    from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, capabilities_of
+    from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, RECONSTRUCT, capabilities_of
     from zoo.metrics.probe import evaluate_probe
     from zoo.metrics import model_metric
+    from zoo.metrics.reconstruction import evaluate_class_kept
     from zoo.metrics.conditional import evaluate_conditional
     from zoo.metrics.evaluate import evaluate
     from zoo.weights import save_safetensors
@@ -316,6 +317,10 @@ def export_and_evaluate(
         probe = evaluate_probe(zoo.load(files[kept]), data=dataset, seed=protocol["evaluate"]["seed"])
         result["metrics"].update(probe["metrics"])
         result["protocol"].update(probe["protocol"])
+        if RECONSTRUCT in capabilities_of(model):  # and whether reconstruct(x) keeps x's class
+            kept_class = evaluate_class_kept(zoo.load(files[kept]), data=dataset)
+            result["metrics"].update(kept_class["metrics"])
+            result["protocol"].update(kept_class["protocol"])
     for name in model_info(method).extra_metrics:  # the method's own scores: InfoGAN's code accuracy
         print(f"  evaluate: {name} on the {kept} weights")
         extra = model_metric(name)(zoo.load(files[kept]), data=dataset)
@@ -467,7 +472,7 @@ def index_entry(record: dict[str, Any], file_name: str) -> dict[str, Any]:
             "metrics": record["metrics"],
             "protocol": {k: protocol[k] for k in ("split", "n_real", "n_fake", "seed", "extractor", "resize", "kid",
                                                   "is", "pr", "nll", "conditional_accuracy", "code_accuracy",
-                                                  "prior_mmd", "probe_accuracy", "commit")
+                                                  "prior_mmd", "probe_accuracy", "class_kept", "commit")
                          if k in protocol},
             "train": {k: record["train"][k] for k in ("epochs", "max_epochs", "checkpoint_epoch", "stopped_by",
                                                       "train_time_s", "budget_minutes")},
@@ -569,7 +574,9 @@ def _probe_caption(protocol: dict[str, Any]) -> str:
     return ("Test accuracy of a logistic regression on the frozen codes `encode(x)` (zoo/metrics/probe.py; "
             f"`zoo probe`), fitted on the {fmt(probe.get('train', {}).get('n'))} training images, scored on the "
             f"{fmt(probe.get('test', {}).get('n'))} test images; beside it the same probe of the same architecture "
-            "at its random initialisation (seed 0).")
+            "at its random initialisation (seed 0). Class kept: the share of test images whose reconstruction "
+            "`reconstruct(x)` the domain classifier gives x's own label (zoo/metrics/reconstruction.py; chance "
+            "about 0.1).")
 
 
 #: what the likelihood of the records before the data kind was recorded is a likelihood of
@@ -629,6 +636,7 @@ TASK_TABLES: dict[str, TaskTable] = {
         "representation (linear probe of the codes)", "probe_accuracy", _probe_caption,
         (("probe accuracy ↑", lambda r: fmt(r["metrics"].get("probe_accuracy"), 3)),
          ("same net, random init", lambda r: fmt(r["metrics"].get("probe_accuracy_random_init"), 3)),
+         ("class kept by reconstruct ↑", lambda r: fmt(r["metrics"].get("class_kept"), 3)),
          ("method's own score ↑", _extra_scores)),
         lambda r: -(r["metrics"].get("probe_accuracy") or 0.0)),
 }
@@ -885,8 +893,8 @@ def rescore_main(args: argparse.Namespace) -> int:
         if sha256_of(file) != record["weights"]["sha256"]:
             print(f"leaderboard: error: {file} is not the file {out.name} recorded (sha256 differs)", file=sys.stderr)
             return 2
-        if args.metrics == "probe":
-            rescore_probe(args, record, file, out)
+        if args.metrics in ("probe", "class_kept"):
+            rescore_representation(args, record, file, out)
             continue
         print(f"{method} on {args.dataset}: nll of {file.name}", flush=True)
         nll_args = {**PROTOCOLS[args.dataset]["nll"], **({"nll_k": args.nll_k} if args.nll_k else {})}
@@ -913,22 +921,27 @@ def rescore_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def rescore_probe(args: argparse.Namespace, record: dict[str, Any], file: Path, out: Path) -> None:
-    """``rescore --metrics probe``: the linear probe of the shipped weights' codes (and of their untrained twin)
-    added to a record written before the representation table existed (and to its index entry with --export)."""
+def rescore_representation(args: argparse.Namespace, record: dict[str, Any], file: Path, out: Path) -> None:
+    """``rescore --metrics probe`` (the linear probe of the shipped weights' codes and of their untrained twin) or
+    ``--metrics class_kept`` (whether their reconstructions keep the class), added to a record written before
+    the representation table had them (and to its index entry with --export)."""
     import zoo
     from zoo.metrics.evaluate import git_commit
     from zoo.metrics.probe import evaluate_probe
+    from zoo.metrics.reconstruction import evaluate_class_kept
 
-    print(f"{record['method']} on {args.dataset}: linear probe of {file.name}", flush=True)
-    probe = evaluate_probe(zoo.load(file), data=args.dataset, seed=PROTOCOLS[args.dataset]["evaluate"]["seed"])
-    record["metrics"] = {**{k: v for k, v in record["metrics"].items() if not k.startswith("probe_")},
-                         **probe["metrics"]}
-    record["protocol"]["probe_accuracy"] = probe["protocol"]["probe_accuracy"]
-    record["rescored"] = {"metrics": "probe", "commit": git_commit().get("commit"), "finished": now()}
+    key = "probe_accuracy" if args.metrics == "probe" else "class_kept"
+    print(f"{record['method']} on {args.dataset}: {key} of {file.name}", flush=True)
+    if args.metrics == "probe":
+        measured = evaluate_probe(zoo.load(file), data=args.dataset, seed=PROTOCOLS[args.dataset]["evaluate"]["seed"])
+    else:
+        measured = evaluate_class_kept(zoo.load(file), data=args.dataset)
+    record["metrics"] = {**{k: v for k, v in record["metrics"].items() if not k.startswith(key)},
+                         **measured["metrics"]}
+    record["protocol"][key] = measured["protocol"][key]
+    record["rescored"] = {"metrics": args.metrics, "commit": git_commit().get("commit"), "finished": now()}
     write_json(out, record)
-    print(f"  probe accuracy {probe['metrics']['probe_accuracy']:.3f} (random init "
-          f"{probe['metrics']['probe_accuracy_random_init']:.3f})", flush=True)
+    print("  " + ", ".join(f"{k} {v:.3f}" for k, v in measured["metrics"].items()), flush=True)
     if args.export:
         index_path = args.pretrained / "index.json"
         with open(args.pretrained / ".index.lock", "w") as lock:
@@ -936,7 +949,7 @@ def rescore_probe(args: argparse.Namespace, record: dict[str, Any], file: Path, 
             index = read_json(index_path) or {}
             entry = index.get(record["weights"]["name"]) or index_entry(record, file.name)
             entry["meta"]["metrics"] = record["metrics"]
-            entry["meta"]["protocol"]["probe_accuracy"] = record["protocol"]["probe_accuracy"]
+            entry["meta"]["protocol"][key] = record["protocol"][key]
             index[record["weights"]["name"]] = entry
             write_json(index_path, dict(sorted(index.items())))
 
@@ -962,8 +975,9 @@ def main(argv: list[str] | None = None) -> int:
     rescore.add_argument("--methods", required=True, help="comma-separated methods with exported results")
     rescore.add_argument("--export", action="store_true", help="update their zoo/pretrained index entries too")
     rescore.add_argument("--nll-k", type=int, default=None, help="importance samples (quick checks; recorded)")
-    rescore.add_argument("--metrics", choices=("nll", "probe"), default="nll",
-                         help="what to measure again: nll (default) or probe (the linear probe of the codes)")
+    rescore.add_argument("--metrics", choices=("nll", "probe", "class_kept"), default="nll",
+                         help="what to measure again: nll (default), probe (the linear probe of the codes) or "
+                              "class_kept (whether reconstructions keep the class)")
     rescore.add_argument("--pretrained", type=Path, default=PRETRAINED)
     sub_render = sub.add_parser("render", help="write LEADERBOARD.md, the README's sections and the plots")
     migrate = sub.add_parser("migrate", help="record recipe edits that change no setting of the shipped models")

@@ -61,8 +61,9 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert protocol["nll"]["data"]["kind"] == "binarized"  # scored on the data it trained on
     metrics = record["metrics"]
     assert {"fid_digits_cls", "kid_digits_cls", "is_digits_cls", "precision_digits_cls", "recall_digits_cls",
-            "nll", "nll_bpd", "probe_accuracy", "probe_accuracy_random_init"} <= set(metrics)
+            "nll", "nll_bpd", "probe_accuracy", "probe_accuracy_random_init", "class_kept"} <= set(metrics)
     assert protocol["probe_accuracy"]["test"]["n"] == 360  # the VAE encodes: its codes are probed
+    assert protocol["class_kept"]["n"] == 360 and 0.0 <= metrics["class_kept"] <= 1.0  # and reconstructs
     assert 0 < metrics["fid_digits_cls"] < 2000 and 10 < metrics["nll"] < 200
     assert record["num_params"] > 0 and record["hardware"]["cpu"]
     assert record["fid_curve"]["history"][-1]["epoch"] == 1  # the recipe's PeriodicFID at the last epoch
@@ -106,14 +107,15 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert after["rescored"]["metrics"] == "nll" and after["weights"] == again_record["weights"]
     index = json.loads((dirs["pretrained"] / "index.json").read_text())
     assert index["vae.digits"]["meta"]["metrics"] == after["metrics"]
-    # rescore --metrics probe: the probe again (deterministic: the same accuracies), recorded and indexed
-    probed = run("rescore", "--dataset", "digits", "--methods", "vae", "--metrics", "probe", "--export",
+    # rescore --metrics class_kept (the same path as --metrics probe): measured again (deterministic: the same
+    # share), recorded and indexed
+    probed = run("rescore", "--dataset", "digits", "--methods", "vae", "--metrics", "class_kept", "--export",
                  "--results", dirs["results"], "--pretrained", dirs["pretrained"], cwd=tmp_path)
     assert probed.returncode == 0, probed.stdout[-3000:] + probed.stderr[-3000:]
     reprobed = json.loads((dirs["results"] / "digits" / "vae.json").read_text())
-    assert reprobed["rescored"]["metrics"] == "probe" and reprobed["metrics"] == after["metrics"]
+    assert reprobed["rescored"]["metrics"] == "class_kept" and reprobed["metrics"] == after["metrics"]
     index = json.loads((dirs["pretrained"] / "index.json").read_text())
-    assert index["vae.digits"]["meta"]["protocol"]["probe_accuracy"] == reprobed["protocol"]["probe_accuracy"]
+    assert index["vae.digits"]["meta"]["protocol"]["class_kept"] == reprobed["protocol"]["class_kept"]
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n{leaderboard.README_START}\nold table\n{leaderboard.README_END}\nbottom\n")
@@ -125,7 +127,8 @@ def test_run_export_and_render_end_to_end(tmp_path, dirs):
     assert "### digits: unconditional generation" in board and "### digits: likelihood of binarized" in board
     assert "### digits: representation (linear probe of the codes)" in board
     generation, likelihood, representation = [line for line in board.splitlines() if line.startswith("| vae |")]
-    assert f"| {metrics['probe_accuracy']:.3f} | {metrics['probe_accuracy_random_init']:.3f} |" in representation
+    assert (f"| {metrics['probe_accuracy']:.3f} | {metrics['probe_accuracy_random_init']:.3f} | "
+            f"{metrics['class_kept']:.3f} |") in representation
     assert f"| {metrics['fid_digits_cls']:.1f} |" in generation and "| 2/2 |" in generation
     assert f"| {metrics['nll']:.1f} ± {metrics['nll_std_err']:.1f} |" in likelihood
     assert "importance-weighted, K=100" in likelihood

@@ -35,12 +35,14 @@ _LAZY = {
     "linear_probe": "zoo.metrics.probe",
     "evaluate_probe": "zoo.metrics.probe",
     "mmd2_unbiased": "zoo.metrics.two_sample",
+    "evaluate_class_kept": "zoo.metrics.reconstruction",
 }
 
 #: evaluators of the scores a method declares in ``extra_metrics`` (zoo/methods/base.py), by name:
 #: ``(model, *, data) -> {"metrics": {...}, "protocol": {...}}``, as "module:function" so nothing loads early
 MODEL_METRICS = {"code_accuracy": "zoo.metrics.codes:evaluate_codes",
-                 "prior_mmd": "zoo.metrics.two_sample:evaluate_prior_match"}
+                 "prior_mmd": "zoo.metrics.two_sample:evaluate_prior_match",
+                 "class_kept": "zoo.metrics.reconstruction:evaluate_class_kept"}
 
 
 def model_metric(name: str):
