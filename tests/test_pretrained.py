@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, capabilities_of
+from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, RECONSTRUCT, capabilities_of
 from zoo.lightning_cli import ZooCLI
 from zoo.cli import main as zoo_main
 from zoo.errors import UnknownModelError
@@ -87,11 +87,15 @@ def test_entry_record_is_complete_and_true(name):
     encodes = ENCODE in capabilities_of(zoo.create_model(method))
     if encodes:  # the linear probe of the codes and of the same net at its random initialisation (zoo probe)
         allowed |= {"probe_accuracy", "probe_accuracy_random_init"}
+    reconstructs = encodes and RECONSTRUCT in capabilities_of(zoo.create_model(method))
+    if reconstructs:  # whether reconstruct(x) keeps x's class, beside chance (zoo/metrics/reconstruction.py)
+        allowed |= {"class_kept", "class_kept_chance"}
     extra = model_info(method).extra_metrics  # the method's own scores (InfoGAN's code accuracy)
     allowed |= set(extra)
     assert set(meta["metrics"]) <= allowed, set(meta["metrics"]) - allowed
     assert ("conditional_accuracy" in meta["metrics"]) == conditional == ("conditional_accuracy" in protocol)
     assert ("probe_accuracy" in meta["metrics"]) == encodes == ("probe_accuracy" in protocol)
+    assert ("class_kept" in meta["metrics"]) == reconstructs == ("class_kept" in protocol)
     assert all(name in meta["metrics"] and name in protocol for name in extra)
     assert f"fid_{extractor}" in meta["metrics"]
     assert all(math.isfinite(v) for v in meta["metrics"].values())
