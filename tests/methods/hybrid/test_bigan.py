@@ -47,15 +47,18 @@ def test_a_discriminator_that_cannot_take_pairs_is_one_line():
                          discriminator={"class_path": "zoo.nets.MLPEncoder", "init_args": {}})
     with pytest.raises(ConfigError, match="latent_dim must be an int >= 1, got 0"):
         zoo.create_model("bigan", in_shape=(1, 8, 8), latent_dim=0)
+    with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\) .* got 1.0"):
+        zoo.create_model("bigan", in_shape=(1, 8, 8), latent_dim=4, label_smoothing=1.0)
 
 
 @pytest.mark.slow
 def test_encoder_learns_features_and_inverts_the_generator_on_digits():
-    """The digits recipe's nets (latent_dim 16), 300 epochs (about 2 CPU-minutes, hence slow), measured (seeds 0
-    and 1): linear probe of E's codes 0.900, 0.886 against 0.808 for the same encoder at its random
-    initialisation; the digits classifier gives G(E(x)) the class of x for 0.172, 0.169 of the test digits (chance
-    0.1). At 100 epochs: probe 0.828, 0.822 and agreement 0.117, 0.083 - the encoder is still learning, so these are
-    early numbers, not the paper's. Thresholds: probe > baseline + 0.04; agreement > 0.13."""
+    """The digits recipe (latent_dim 16; D's joint layers drop out at 0.5, data-pair target 0.9), 300 epochs
+    (about 1.5 CPU-minutes, hence slow), measured (seeds 0 and 1): linear probe of E's codes 0.889, 0.875 against
+    0.808 for the same encoder at its random initialisation; the digits classifier gives G(E(x)) the class of x
+    for 0.233, 0.289 of the test digits (chance 0.1); FID (digits_cls, 2000 samples) 187, 208. Without the dropout
+    and the smoothing (seed 0): probe 0.900, agreement 0.172, FID 369 (G collapses to few modes). Thresholds:
+    probe > baseline + 0.04; agreement > 0.18."""
     from zoo.metrics.conditional import classifier_logits
     from zoo.metrics.extractors import get_extractor
     from zoo.metrics.probe import evaluate_probe
@@ -63,9 +66,9 @@ def test_encoder_learns_features_and_inverts_the_generator_on_digits():
     recipe = {"generator": {"class_path": "zoo.nets.MLPDecoder", "init_args": {"hidden": [256, 256]}},
               "encoder": {"class_path": "zoo.nets.MLPEncoder", "init_args": {"hidden": [256, 256]}},
               "discriminator": {"class_path": "zoo.nets.JointDiscriminator",
-                                "init_args": {"x_features": 256, "hidden": [256]}}}
+                                "init_args": {"x_features": 256, "hidden": [256], "dropout": 0.5}}}
     L.seed_everything(0, verbose=False)
-    model = zoo.create_model("bigan", in_shape=(1, 8, 8), latent_dim=16, **recipe)
+    model = zoo.create_model("bigan", in_shape=(1, 8, 8), latent_dim=16, label_smoothing=0.1, **recipe)
     quiet_trainer(max_epochs=300).fit(model, DigitsDataModule(batch_size=100))
     model.eval()
     probe = evaluate_probe(model, data="digits")["metrics"]
@@ -76,4 +79,4 @@ def test_encoder_learns_features_and_inverts_the_generator_on_digits():
     classifier = get_extractor("digits_cls")
     agreement = (classifier_logits(classifier, model.reconstruct(x)).argmax(1)
                  == classifier_logits(classifier, x).argmax(1)).float().mean().item()
-    assert agreement > 0.13, agreement
+    assert agreement > 0.18, agreement
