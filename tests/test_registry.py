@@ -27,7 +27,7 @@ def test_list_models_has_every_family_and_its_conv_variant():
 
 
 def test_list_models_filters_with_fnmatch():
-    assert list_models("vae*") == ["vae", "vae_conv"]
+    assert list_models("vae*") == ["vae", "vae_conv", "vae_gan"]
     assert list_models("*_conv") == ["ae_conv", "dae_conv", "vae_conv"]
     # a list means any of the patterns; the result stays sorted and has no duplicates
     assert list_models(["vae", "ae*", "ae"]) == ["ae", "ae_conv", "vae"]
@@ -139,7 +139,7 @@ def test_model_info_and_filters():
     assert list_models("vae*", capability="likelihood") == ["vae", "vae_conv"]
     assert list_models(capability="translate") == []
     assert model_info("infogan").extra_metrics == ("code_accuracy",) and model_info("gan").extra_metrics == ()
-    assert list_models(family="hybrid") == ["aae", "bigan"] and model_info("aae").extra_metrics == ("prior_mmd",)
+    assert list_models(family="hybrid") == ["aae", "bigan", "vae_gan"] and model_info("aae").extra_metrics == ("prior_mmd",)
 
 
 def test_saved_files_record_the_primary_name_of_a_class():

@@ -167,5 +167,13 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init_(self)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's activations (N, C', h, w): the "l-th layer" VAE-GAN measures similarity in."""
+        return self.net[:-1](x)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Scores (N, out_features) from ``features(x)``: ``head(features(x)) == forward(x)``."""
+        return self.net[-1](features).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1)  # (N, out_features)
+        return self.head(self.features(x))  # (N, out_features)

@@ -24,7 +24,7 @@ Deviations from the paper:
 - The joint discriminator (zoo/nets/joint.py) drops out units in its joint layers (ALI's 0.2 by default; the
   recipes 0.5) and the recipes smooth D's data-pair target to 0.9 (one-sided, Salimans et al. 2016): without
   them D wins on digits (G's loss near 15) and G collapses to a few modes (FID 369 against 187 with both, seed
-  0, 300 epochs; benchmarks/README.md).
+  0, 300 epochs; tests/methods/hybrid/test_bigan.py).
 """
 from __future__ import annotations
 
