@@ -199,7 +199,7 @@ def test_list(in_tmp, capsys):
     assert names == zoo.list_models()
     assert {"ae", "ae_conv", "dae", "dae_conv", "vae", "vae_conv"} <= set(names)
     assert run(["list", "vae*"]) == 0
-    assert capsys.readouterr().out.split() == ["vae", "vae_conv"]
+    assert capsys.readouterr().out.split() == ["vae", "vae_conv", "vae_gan"]
     assert run(["list", "--pretrained"]) == 0
 
 
@@ -318,7 +318,7 @@ def test_console_script_is_this_main():
         [shutil.which("zoo") or "zoo", "list", "vae*"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["vae", "vae_conv"]
+    assert result.stdout.split() == ["vae", "vae_conv", "vae_gan"]
 
 
 # -- what the CLI links and admits -----------------------------------------------------------------------

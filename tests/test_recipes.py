@@ -21,7 +21,7 @@ FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 def test_every_method_has_digits_and_fashion_mnist_recipes():
     found = {(p.parent.name, p.stem) for p in RECIPES}
     for method in ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan", "infogan", "pixelcnn",
-                   "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan"):
+                   "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan", "avb"):
         assert {(method, "digits"), (method, "fashion_mnist")} <= found
     assert ("dcgan", "cifar10_64") in found
 

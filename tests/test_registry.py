@@ -139,7 +139,8 @@ def test_model_info_and_filters():
     assert list_models("vae*", capability="likelihood") == ["vae", "vae_conv"]
     assert list_models(capability="translate") == []
     assert model_info("infogan").extra_metrics == ("code_accuracy",) and model_info("gan").extra_metrics == ()
-    assert list_models(family="hybrid") == ["aae", "bigan", "vae_gan"] and model_info("aae").extra_metrics == ("prior_mmd",)
+    assert list_models(family="hybrid") == ["aae", "avb", "bigan", "vae_gan"]
+    assert model_info("aae").extra_metrics == ("prior_mmd",)
 
 
 def test_saved_files_record_the_primary_name_of_a_class():

@@ -3,7 +3,7 @@
 Bases: ``ZooModule`` (anything ``zoo fit`` trains) -> ``GenerativeModel`` (``sample``) ->
 ``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE); ``MultiPlayerModel`` (the players engine,
 zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP,
-cGAN, MAD-GAN, InfoGAN) and the hybrids (AAE, BiGAN, VAE-GAN).
+cGAN, MAD-GAN, InfoGAN) and the hybrids (AAE, AVB, BiGAN, VAE-GAN).
 """
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
@@ -22,6 +22,7 @@ from zoo.methods.gan.mad_gan import MADGAN
 from zoo.methods.gan.wgan import WGAN
 from zoo.methods.gan.wgan_gp import WGANGP
 from zoo.methods.hybrid.aae import AdversarialAutoencoder
+from zoo.methods.hybrid.avb import AdversarialVariationalBayes
 from zoo.methods.hybrid.bigan import BiGAN
 from zoo.methods.hybrid.vae_gan import VAEGAN
 from zoo.methods.players import MultiPlayerModel, Player
@@ -29,6 +30,7 @@ from zoo.methods.vae.vae import VAE
 
 __all__ = [
     "AdversarialAutoencoder",
+    "AdversarialVariationalBayes",
     "BiGAN",
     "DCGAN",
     "InfoGAN",
