@@ -391,6 +391,30 @@ class GenerativeModel(ZooModule):
         raise NotImplementedError
 
 
+class GaussianCodeMixin:
+    """The code contract of a model with ``latent_dim``, ``encode``, ``decode`` and ``randn`` whose prior is
+    N(0, I) (BiGAN, VAE-GAN, AVB): ``forward`` and ``reconstruct`` are decode(encode(x)), ``sample`` decodes
+    z ~ N(0, I); images in [0, 1]."""
+
+    latent_dim: int
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(x)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode(encode(x)): images (N, C, H, W) in [0, 1]."""
+        return self.decode(self.encode(x))  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """decode(z) for z ~ N(0, I): n images in [0, 1]."""
+        return self.decode(self.randn(n, self.latent_dim, generator=generator))  # type: ignore[attr-defined]
+
+    # not a ZooModule subclass, so __init_subclass__ does not see these: the boundary checks, applied here
+    reconstruct = _checked(reconstruct, CHECKED_INPUTS["reconstruct"])
+    sample = _checked(sample, CHECKED_INPUTS["sample"])
+
+
 class LatentVariableModel(GenerativeModel):
     """A method with a code z: an encoder from images and a decoder back to them.
 

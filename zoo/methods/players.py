@@ -31,6 +31,9 @@ A method **declares its players** and **writes the objective of each**; the engi
 - **DDP**: a player's backward leaves the other players' nets out of the graph, so with more than one
   player the engine turns on ``find_unused_parameters`` (``find_unused_parameters`` overrides).
 
+Deviations from the papers: none here; the engine implements no paper's method, and each method's file lists
+its own deviations (alternating updates in place of a paper's simultaneous ones among them).
+
 A method class sets ``players``, ``default_optimizers`` (player -> the paper's optimizer spec) and optionally
 ``default_lr_schedulers``; it builds its nets in ``__init__`` with ``make_net`` (the recipe's factory, else
 the paper's) and calls ``build_ema()`` once they exist. Recipes override per player:

@@ -69,7 +69,7 @@ from zoo.distributions import (
 from zoo.errors import ConfigError
 from zoo.images import to_signed
 from zoo.losses import bernoulli_log_likelihood, discriminator_loss
-from zoo.methods.base import Batch, GenerativeModel, Terms
+from zoo.methods.base import Batch, GaussianCodeMixin, GenerativeModel, Terms
 from zoo.methods.players import MultiPlayerModel, Player
 from zoo.nets import DecoderFactory
 from zoo.registry import Paper, register_model
@@ -85,7 +85,7 @@ AVB_NETS = {
 ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 1e-3}}
 
 
-class AdversarialVariationalBayes(MultiPlayerModel, GenerativeModel):
+class AdversarialVariationalBayes(GaussianCodeMixin, MultiPlayerModel, GenerativeModel):
     """A VAE with an implicit encoder E(x, eps), its KL term learned by an adversary T(x, z).
 
     Args:
@@ -258,9 +258,6 @@ class AdversarialVariationalBayes(MultiPlayerModel, GenerativeModel):
         return log_px_z + standard_normal_log_density(z) - diagonal_gaussian_log_density(z, mu, logvar)
 
     # -- the contract ----------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)
-
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E(x, 0): the code at the noise's mean, (N, latent_dim) - deterministic, one pass (the mean of q(z|x)
@@ -272,15 +269,6 @@ class AdversarialVariationalBayes(MultiPlayerModel, GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The mean of p(x|z), (N, C, H, W) in [0, 1]."""
         return torch.sigmoid(self.decoder(z.to(self.device, self.dtype))).float()
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """decode(encode(x)), in [0, 1]."""
-        return self.decode(self.encode(x))
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decoder means at z ~ N(0, I), in [0, 1]."""
-        return self.decode(self.randn(n, self.latent_dim, generator=generator))
 
 
 @register_model

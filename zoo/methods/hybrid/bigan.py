@@ -38,7 +38,7 @@ from zoo.capabilities import DECODE, ENCODE, RECONSTRUCT, SAMPLE
 from zoo.errors import ConfigError
 from zoo.images import to_signed, to_unit
 from zoo.losses import discriminator_loss
-from zoo.methods.base import Batch, GenerativeModel, Terms
+from zoo.methods.base import Batch, GaussianCodeMixin, GenerativeModel, Terms
 from zoo.methods.players import MultiPlayerModel, Player
 from zoo.nets import DecoderFactory, EncoderFactory
 from zoo.registry import Paper, register_model
@@ -51,7 +51,7 @@ BIGAN_NETS = {
 ADAM = {"class_path": "torch.optim.Adam", "init_args": {"lr": 2e-4, "betas": [0.5, 0.999]}}
 
 
-class BiGAN(MultiPlayerModel, GenerativeModel):
+class BiGAN(GaussianCodeMixin, MultiPlayerModel, GenerativeModel):
     """Generator and encoder against a discriminator of (x, z) pairs.
 
     Args:
@@ -152,9 +152,6 @@ class BiGAN(MultiPlayerModel, GenerativeModel):
         return {"loss": discriminator_loss(fake_scores, real_scores).mean()}
 
     # -- the model -----------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)
-
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """E(x): images (N, C, H, W) in [0, 1] -> codes (N, latent_dim) (the EMA encoder when enabled)."""
@@ -164,15 +161,6 @@ class BiGAN(MultiPlayerModel, GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """G(z): codes (N, latent_dim) -> images (N, C, H, W) in [0, 1] (the EMA generator when enabled)."""
         return to_unit(torch.tanh(self.sampling_net("generator")(z.to(self.device, self.dtype))).float())
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """G(E(x)): images in [0, 1]."""
-        return self.decode(self.encode(x))
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """G(z) for z ~ N(0, I), in [0, 1]."""
-        return self.decode(self.randn(n, self.latent_dim, generator=generator))
 
 
 @register_model

@@ -60,7 +60,7 @@ from zoo.capabilities import DECODE, ENCODE, RECONSTRUCT, SAMPLE
 from zoo.errors import ConfigError
 from zoo.images import to_signed
 from zoo.losses import discriminator_loss, gaussian_kl, generator_non_saturating_loss
-from zoo.methods.base import Batch, GenerativeModel, Terms
+from zoo.methods.base import Batch, GaussianCodeMixin, GenerativeModel, Terms
 from zoo.methods.players import MultiPlayerModel, Player
 from zoo.nets import DecoderFactory, EncoderFactory
 from zoo.registry import Paper, register_model
@@ -74,7 +74,7 @@ VAE_GAN_NETS = {
 RMSPROP = {"class_path": "torch.optim.RMSprop", "init_args": {"lr": 3e-4}}
 
 
-class VAEGAN(MultiPlayerModel, GenerativeModel):
+class VAEGAN(GaussianCodeMixin, MultiPlayerModel, GenerativeModel):
     """A VAE trained with a discriminator's features as its reconstruction metric, its decoder a GAN generator.
 
     Args:
@@ -191,9 +191,6 @@ class VAEGAN(MultiPlayerModel, GenerativeModel):
         return terms
 
     # -- the model -----------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x)
-
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior mean mu(x): images (N, C, H, W) in [0, 1] -> codes (N, latent_dim)."""
@@ -203,15 +200,6 @@ class VAEGAN(MultiPlayerModel, GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Dec(z): codes (N, latent_dim) -> images (N, C, H, W) in [0, 1] (the EMA decoder when enabled)."""
         return torch.sigmoid(self.sampling_net("decoder")(z.to(self.device, self.dtype))).float()
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Dec(mu(x)): images in [0, 1]."""
-        return self.decode(self.encode(x))
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Dec(z) for z ~ N(0, I), in [0, 1]."""
-        return self.decode(self.randn(n, self.latent_dim, generator=generator))
 
 
 @register_model
