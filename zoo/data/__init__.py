@@ -14,6 +14,7 @@ from zoo.data.folder import ImageFolderDataModule
 from zoo.data.memory import TensorBatches
 from zoo.data.torchvision_datasets import (
     CIFAR10DataModule,
+    CelebADataModule,
     FashionMNISTDataModule,
     MNISTDataModule,
     SVHNDataModule,
@@ -22,6 +23,7 @@ from zoo.data.two_domain import TwoDomainDataModule
 
 __all__ = [
     "CIFAR10DataModule",
+    "CelebADataModule",
     "DigitsDataModule",
     "FashionMNISTDataModule",
     "ImageDataModule",

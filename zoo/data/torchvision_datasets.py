@@ -1,8 +1,9 @@
-"""MNIST, Fashion-MNIST, CIFAR-10 and SVHN through torchvision's dataset classes.
+"""MNIST, Fashion-MNIST, CIFAR-10, SVHN and CelebA through torchvision's dataset classes.
 
 Files live under ``root`` = ``data_dir``, else ``$ZOO_HOME/data``, in torchvision's own layout
 (``<root>/MNIST/raw``, ``<root>/FashionMNIST/raw``, ``<root>/cifar-10-batches-py``,
-``<root>/{train,test}_32x32.mat``), so a folder that torchvision already filled is reused as is.
+``<root>/{train,test}_32x32.mat``, ``<root>/celeba``), so a folder that torchvision already filled is reused
+as is.
 ``prepare_data()`` makes the files available, downloading through torchvision when ``download=True``; a
 dataset that is absent and cannot be downloaded raises :class:`~zoo.errors.DatasetNotFoundError` saying
 what is missing, where it looked and how to get it.
@@ -16,6 +17,8 @@ from the arrays torchvision loads (``.data``, uint8) rather than image by image.
 take 47 MB (MNIST, Fashion-MNIST), 154 MB (CIFAR-10) and 225 MB (SVHN). With ``size`` set they are resized
 once at load and held as float32 (pixels equal to the per-item path's, which resizes after converting to
 float): 4 bytes per value, so CIFAR-10 at 64×64 takes 2.5 GB.
+
+CelebA (202599 face photos, 1.4 GB of JPEGs) does not fit: it is read image by image (the per-item path).
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import datasets
 from torchvision.datasets import VisionDataset
+from torchvision.transforms import v2
 
 from zoo.data.base import ImageDataModule, image_transform
 from zoo.data.memory import resize_images
-from zoo.errors import DatasetNotFoundError
+from zoo.errors import ConfigError, DatasetNotFoundError
 
 __all__ = [
-    "CIFAR10DataModule", "FASHION_MNIST_SYSTEM_DIRS", "FashionMNISTDataModule", "MNISTDataModule", "SVHNDataModule"
+    "CIFAR10DataModule", "CelebADataModule", "FASHION_MNIST_SYSTEM_DIRS", "FashionMNISTDataModule",
+    "MNISTDataModule", "SVHNDataModule",
 ]
 
 #: Where system packages put Fashion-MNIST (Debian's ``dataset-fashion-mnist``); searched after ``data_dir``.
@@ -126,11 +131,13 @@ class _TorchvisionDataModule(ImageDataModule):
         """The torchvision dataset of the train or test split; ``kwargs`` go to its constructor."""
         return self.dataset_cls(self.root, train=train, **kwargs)
 
-    def _dataset(self, *, train: bool, transform: Callable | None) -> VisionDataset:
+    def _dataset(self, *, transform: Callable | None, **split: Any) -> VisionDataset:
+        """The split ``split`` names (``train=True``/``False``, or what the subclass's
+        :meth:`_torchvision_dataset` takes), checked to be present and accepted by torchvision."""
         if self._missing():
             raise self._not_found("prepare_data() has not made them available (a Trainer calls it first)")
         try:
-            return self._torchvision_dataset(train=train, transform=transform, download=False)
+            return self._torchvision_dataset(transform=transform, download=False, **split)
         except RuntimeError as error:  # torchvision's "not found or corrupted": a file fails its md5 check
             raise DatasetNotFoundError(
                 f"{self.dataset_name} files under {self.root} are present but torchvision rejects them "
@@ -212,6 +219,150 @@ class SVHNDataModule(_TorchvisionDataModule):
 
     def _layout_hint(self) -> str:
         return "them directly in it"
+
+
+#: CelebA's aligned images, and the annotation files torchvision reads (all five, even for images only).
+_CELEBA_IMAGES = "celeba/img_align_celeba"
+_CELEBA_LISTS = (
+    "list_eval_partition.txt", "identity_CelebA.txt", "list_attr_celeba.txt", "list_bbox_celeba.txt",
+    "list_landmarks_align_celeba.txt",
+)
+
+
+class CelebADataModule(_TorchvisionDataModule):
+    """CelebA aligned faces, 178×218 (W×H) RGB, centre-cropped to 178×178 and resized to size×size.
+
+    The images are torchvision's ``img_align_celeba``; each is centre-cropped to 178×178 (rows 20..197, the
+    face and little background) and then resized to ``size``×``size``, bilinear and antialiased, after the
+    conversion to float (as the other modules resize). This is the common recipe for DCGAN-style GANs on
+    CelebA at 64×64 (PyTorch's DCGAN example frames it the same: ``Resize(64)`` then ``CenterCrop(64)``). It is not
+    Karras et al.'s Progressive GAN setting, which takes a 128×128 centre crop of the aligned images;
+    ``size=None`` keeps the 178×178 crop.
+
+    Splits are torchvision's official ones (``list_eval_partition.txt``): train 162770, val = CelebA's
+    ``valid`` 19867, test 19962; nothing is carved at random, so there is no ``val_size``.
+    Files: ``<root>/celeba/`` holding ``img_align_celeba/*.jpg`` and the five annotation files
+    (``list_eval_partition.txt``, ``identity_CelebA.txt``, ``list_attr_celeba.txt``, ``list_bbox_celeba.txt``,
+    ``list_landmarks_align_celeba.txt``), which torchvision checks against their md5 sums.
+    ``download=True`` fetches them from Google Drive through torchvision (needs the ``gdown`` package; Drive
+    often refuses the 1.4 GB zip for quota, in which case fetch the files by hand).
+
+    Per-item path only (``in_memory`` ``None`` or ``False``; ``binarize`` refused): the train split is
+    19 GB as uint8 at full size and 8 GB as float32 at 64×64. Arguments otherwise as
+    :class:`~zoo.data.base.ImageDataModule`'s.
+    """
+
+    dataset_cls = datasets.CelebA
+    #: after the 178×178 centre crop, before the resize
+    native_shape = (3, 178, 178)
+    # The zoo's batches are (x, y) with y int64 (N,) (zoo/data/base.py). CelebA has no class label: its 40
+    # binary attributes are a (N, 40) multi-label target, and its 10177 identities are not classes a
+    # conditional model could use. So, as ImageFolderDataModule's flat folder of unlabelled images does,
+    # every image is labelled 0 and num_classes is 1: unconditional models ignore y and class-conditional
+    # ones refuse num_classes < 2 with a ConfigError instead of training on meaningless labels.
+    num_classes = 1
+    nominal_train_size = None  # val is the official split, not carved from train: nothing to check early
+    crop = 178
+    required_files = tuple(f"celeba/{name}" for name in _CELEBA_LISTS)
+    how_to_get = (
+        "download img_align_celeba.zip and the five .txt files from the CelebA page "
+        "(https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, Google Drive) into <data_dir>/celeba/ and unzip the "
+        "images there"
+    )
+    # No in-memory path (the splits do not fit in memory): keep the base's unimplemented load_tensors, so that
+    # supports_in_memory() is False and in_memory=True, device= and binarize= are refused in __init__.
+    load_tensors = ImageDataModule.load_tensors
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | None = None,
+        download: bool = True,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        size: int | None = 64,
+        seed: int = 0,
+        in_memory: bool | None = None,
+        device: str | None = None,
+        random_flip: bool = False,
+    ) -> None:
+        # val_size only sizes a random train/val split, which CelebA does not make; the base requires a valid one.
+        super().__init__(
+            data_dir=data_dir, download=download, batch_size=batch_size, num_workers=num_workers, size=size,
+            seed=seed, val_size=1, in_memory=in_memory, device=device, random_flip=random_flip,
+        )
+        self.val_size = None
+        # The base recorded its own arguments too (zoo evaluate reports them); drop those CelebA does not take.
+        for record in (self.hparams, self._hparams_initial):
+            for name in ("val_size", "binarize"):
+                record.pop(name, None)
+
+    def setup(self, stage: str | None = None) -> None:
+        # The official splits as they are (the base would carve val out of train at random).
+        if stage in ("fit", "validate", None) and self.train_dataset is None:
+            train = self.load_train()
+            if len(train) < self.batch_size:  # the train loader drops the last partial batch
+                raise ConfigError(
+                    f"batch_size={self.batch_size} is larger than the {len(train)} images of CelebA's train "
+                    f"split; lower batch_size"
+                )
+            self.train_dataset, self.val_dataset = train, self.load_split("valid")
+        if stage in ("test", "predict", None) and self.test_dataset is None:
+            self.test_dataset = self.load_test()
+
+    def load_train(self) -> Dataset:
+        return self.load_split("train")
+
+    def load_test(self) -> Dataset:
+        return self.load_split("test")
+
+    def load_split(self, split: str) -> Dataset:
+        """The official ``split`` (``"train"``, ``"valid"`` or ``"test"``): (cropped, resized image, 0) items."""
+        if split not in ("train", "valid", "test"):
+            raise ConfigError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        ops: list[v2.Transform] = [
+            v2.CenterCrop(self.crop), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)
+        ]
+        if self.size is not None:
+            ops.append(v2.Resize([self.size, self.size], antialias=True))
+        dataset = self._dataset(split=split, transform=v2.Compose(ops))
+        # torchvision only checks that the image folder exists; a partly extracted zip would fail mid-epoch.
+        present = set(os.listdir(self.root / _CELEBA_IMAGES))
+        absent = [name for name in dataset.filename if name not in present]
+        if absent:
+            raise DatasetNotFoundError(
+                f"CelebA: {len(absent)} of the {len(dataset.filename)} {split} images listed in "
+                f"list_eval_partition.txt are missing from {self.root / _CELEBA_IMAGES} (first: {absent[0]}); "
+                f"unzip img_align_celeba.zip there again"
+            )
+        return _ZeroLabels(dataset)
+
+    def _torchvision_dataset(
+        self, *, train: bool | None = None, split: str | None = None, **kwargs: Any
+    ) -> VisionDataset:
+        # target_type=[]: no attribute, identity, box or landmark target (its items are (image, None)).
+        split = split if split is not None else ("train" if train else "test")
+        return self.dataset_cls(self.root, split=split, target_type=[], **kwargs)
+
+    def _missing(self) -> list[Path]:
+        images = self.root / _CELEBA_IMAGES
+        return ([] if images.is_dir() else [images]) + super()._missing()
+
+    def _describe_missing(self) -> str:
+        return ", ".join(f"{path.name}/" if path.suffix == "" else path.name for path in self._missing())
+
+
+class _ZeroLabels(Dataset):
+    """``dataset``'s images with the label 0 (the zoo's label for unlabelled images)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.dataset[index][0], 0
 
 
 class FashionMNISTDataModule(_TorchvisionDataModule):
