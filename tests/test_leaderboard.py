@@ -165,7 +165,7 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, dirs):
 
 def test_methods_with_recipes():
     expected = ["aae", "ae", "avb", "bigan", "cgan", "dae", "dcgan", "diagonal_bilstm", "gan", "gated_pixelcnn",
-                "infogan", "mad_gan", "pixelcnn", "row_lstm", "vae", "vae_gan", "wgan", "wgan_gp"]
+                "infogan", "mad_gan", "pixelcnn", "progan", "row_lstm", "vae", "vae_gan", "wgan", "wgan_gp"]
     assert leaderboard.methods_for("digits", ROOT / "recipes") == expected
     for method in leaderboard.methods_for("fashion_mnist", ROOT / "recipes"):
         assert leaderboard.paper_record(method)["title"]  # the paper column comes from the registry

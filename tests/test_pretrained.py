@@ -30,7 +30,7 @@ from zoo.weights import PACKAGE_DIR, get_weights, sha256_of
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = zoo.list_pretrained()
 METHODS = ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan", "infogan", "pixelcnn",
-           "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan", "avb")
+           "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan", "avb", "progan")
 DATASETS = {"digits": (1, 8, 8), "fashion_mnist": (1, 28, 28)}
 #: |FID(n_fake=5000, seed 1) - stored FID(n_fake=10000, seed 0)| <= REL * stored + ABS. Measured on the digits
 #: entries with n_fake 5000 and seeds 1-3: ratios to the stored FID 0.955-1.055 (n_fake 2000: 0.947-1.099;

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 import zoo
+from tests.data.test_celeba import _write_fake_celeba, no_celeba_md5_check  # noqa: F401  (a fixture)
 from tests.data.test_datamodules import _write_fake_cifar10, no_md5_check  # noqa: F401  (a fixture)
 from zoo.cli import main
 
@@ -21,9 +22,9 @@ FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 def test_every_method_has_digits_and_fashion_mnist_recipes():
     found = {(p.parent.name, p.stem) for p in RECIPES}
     for method in ("ae", "dae", "vae", "gan", "dcgan", "wgan", "wgan_gp", "cgan", "mad_gan", "infogan", "pixelcnn",
-                   "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan", "avb"):
+                   "gated_pixelcnn", "row_lstm", "diagonal_bilstm", "aae", "bigan", "vae_gan", "avb", "progan"):
         assert {(method, "digits"), (method, "fashion_mnist")} <= found
-    assert ("dcgan", "cifar10_64") in found
+    assert {("dcgan", "cifar10_64"), ("progan", "cifar10"), ("progan", "celeba_64"), ("progan", "celeba_128")} <= found
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -38,6 +39,11 @@ def test_recipe_runs_one_batch(recipe, tmp_path, monkeypatch, request):
         _write_fake_cifar10(tmp_path / "cifar", per_batch=8)
         overrides = [f"--data.init_args.data_dir={tmp_path / 'cifar'}", "--data.init_args.download=false",
                      "--data.init_args.val_size=8", "--data.init_args.batch_size=8", "--data.init_args.num_workers=0"]
+    if "CelebA" in config["data"]["class_path"]:  # the same, in CelebA's layout
+        request.getfixturevalue("no_celeba_md5_check")
+        _write_fake_celeba(tmp_path / "celeba_root")
+        overrides = [f"--data.init_args.data_dir={tmp_path / 'celeba_root'}", "--data.init_args.download=false",
+                     "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"]
     monkeypatch.chdir(tmp_path)
     assert main(["fit", "--config", str(recipe), "--trainer.fast_dev_run=true", *overrides]) == 0
 

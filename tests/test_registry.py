@@ -135,7 +135,8 @@ def test_model_info_and_filters():
     assert info.paper.arxiv == "1704.00028" and info.paper.citation == "Gulrajani et al. 2017"
     assert info.paper.markdown() == "Gulrajani et al. 2017 [arXiv:1704.00028](https://arxiv.org/abs/1704.00028)"
     assert model_info("ae_conv").recipe == "recipes/ae/fashion_mnist.yaml"  # a variant names its recipe
-    assert list_models(family="gan") == ["cgan", "dcgan", "gan", "gan_minimax", "infogan", "mad_gan", "wgan", "wgan_gp"]
+    assert list_models(family="gan") == ["cgan", "dcgan", "gan", "gan_minimax", "infogan", "mad_gan", "progan", "wgan",
+                                         "wgan_gp"]
     assert list_models("vae*", capability="likelihood") == ["vae", "vae_conv"]
     assert list_models(capability="translate") == []
     assert model_info("infogan").extra_metrics == ("code_accuracy",) and model_info("gan").extra_metrics == ()

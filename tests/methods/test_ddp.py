@@ -10,7 +10,8 @@ generator whose reference batch (a buffer) must be the same on both ranks. The t
 EMA of a two-net player. The GAN family's second part adds labels entering G and a projection D (cGAN), a
 Q head stepped with G while D's optimizer steps the body they share (InfoGAN), and k generators sharing all
 but their first layer against a (k+1)-way D (MAD-GAN). The hybrids add an encoder in two players and a D on
-codes reading labels, some hidden at random (the label-conditioned AAE)."""
+codes reading labels, some hidden at random (the label-conditioned AAE). Progressive GAN grows during the run:
+blocks unused at first, a schedule counted over both ranks' images."""
 import json
 import subprocess
 import sys
@@ -30,6 +31,11 @@ INFOGAN_TINY = {
     "discriminator": {"class_path": "zoo.nets.InfoGANDiscriminator", "init_args": {"width": 8, "features": 16}},
 }
 
+#: 4 batches of 16 per rank (8 optimizer steps), 32 images per batch over both ranks: 4x4 for the first two, then
+#: the fade to 8x8 at alpha 0.5 and 1 (the 8x8 blocks join DDP's reduction mid-run, unused until then)
+PROGAN_TINY = {net: {"class_path": f"zoo.nets.ProGAN{net.title()}",
+                     "init_args": {"channel_base": 32, "max_channels": 8}} for net in ("generator", "discriminator")}
+
 
 @pytest.mark.parametrize(
     "name, kwargs",
@@ -39,8 +45,10 @@ INFOGAN_TINY = {
      ("infogan", {"latent_dim": None, "noise_dim": 4, "q_hidden": 8, **INFOGAN_TINY}),
      ("mad_gan", {"num_generators": 3}),
      ("aae", {"prior": "mixture", "latent_dim": 2, "label_conditioned": True, "num_classes": 10,
-              "labeled_fraction": 0.5})],
-    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan", "aae"],
+              "labeled_fraction": 0.5}),
+     ("progan", {"fade_images": 32, "stable_images": 48, "generator": PROGAN_TINY["generator"],
+                 "discriminator": PROGAN_TINY["discriminator"]})],
+    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan", "aae", "progan"],
 )
 def test_two_cpu_ranks_stay_identical(name, kwargs, tmp_path):
     out = tmp_path / "checksums.pt"

@@ -3,7 +3,7 @@
 Bases: ``ZooModule`` (anything ``zoo fit`` trains) -> ``GenerativeModel`` (``sample``) ->
 ``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE); ``MultiPlayerModel`` (the players engine,
 zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP,
-cGAN, MAD-GAN, InfoGAN) and the hybrids (AAE, AVB, BiGAN, VAE-GAN).
+cGAN, MAD-GAN, InfoGAN, ProGAN) and the hybrids (AAE, AVB, BiGAN, VAE-GAN).
 """
 from zoo.methods.autoencoders.ae import Autoencoder
 from zoo.methods.autoencoders.dae import DenoisingAutoencoder
@@ -19,6 +19,7 @@ from zoo.methods.gan.dcgan import DCGAN
 from zoo.methods.gan.infogan import InfoGAN
 from zoo.methods.gan.gan import GAN
 from zoo.methods.gan.mad_gan import MADGAN
+from zoo.methods.gan.progan import ProGAN
 from zoo.methods.gan.wgan import WGAN
 from zoo.methods.gan.wgan_gp import WGANGP
 from zoo.methods.hybrid.aae import AdversarialAutoencoder
@@ -37,6 +38,7 @@ __all__ = [
     "ConditionalGAN",
     "GAN",
     "MADGAN",
+    "ProGAN",
     "PixelCNN",
     "GatedPixelCNN",
     "RowLSTM",

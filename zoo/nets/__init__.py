@@ -23,6 +23,7 @@ from zoo.nets.infogan import InfoGANDiscriminator, QHead
 from zoo.nets.joint import JointDiscriminator
 from zoo.nets.mlp import MLPDecoder, MLPEncoder
 from zoo.nets.multi import MultiHeadGenerator
+from zoo.nets.progan import ProGANDiscriminator, ProGANGenerator
 from zoo.nets.pixelrnn import DiagonalBiLSTMLayer, PixelRNNNet, RowLSTMLayer
 
 EncoderFactory = Callable[[Sequence[int], int], nn.Module]
@@ -58,6 +59,8 @@ __all__ = [
     "MultiHeadGenerator",
     "QHead",
     "PixelRNNNet",
+    "ProGANDiscriminator",
+    "ProGANGenerator",
     "ReferenceBatchNorm2d",
     "RowLSTMLayer",
     "VirtualBatchNorm2d",

@@ -4,6 +4,8 @@ Measured (5000 batches = 1000 generator steps, RMSProp 5e-4, seeds 0-2, ~17 s ea
 samples within 6 std but only 32-41% within 3 std: clipping limits the critic's capacity, so its modes
 are blurrier than WGAN-GP's (Gulrajani et al. 2017, Fig. 1). The paper's lr 5e-5 is 10x too slow for a
 test-sized budget."""
+import pytest
+
 from tests.methods.gan.conftest import RING
 
 TOY = {
@@ -12,6 +14,8 @@ TOY = {
 }
 
 
+# slow: ~45 s of the default suite's 10-minute budget in a full 2-worker run (17 s alone); runs with -m slow
+@pytest.mark.slow
 def test_wgan_covers_the_ring(train_on_ring):
     covered, good, fair = train_on_ring("wgan", steps=5000, seed=0, **TOY)
     assert covered >= 6, f"covered {covered}/8 modes"
