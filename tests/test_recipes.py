@@ -44,6 +44,9 @@ def test_recipe_runs_one_batch(recipe, tmp_path, monkeypatch, request):
         _write_fake_celeba(tmp_path / "celeba_root")
         overrides = [f"--data.init_args.data_dir={tmp_path / 'celeba_root'}", "--data.init_args.download=false",
                      "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"]
+    sizes = config["model"].get("init_args", {}).get("batch_sizes")
+    if sizes and overrides:  # a batch size per resolution (ProGAN) that the tiny batches above can hold
+        overrides.append(f"--model.init_args.batch_sizes={ {side: 2 for side in sizes} }")
     monkeypatch.chdir(tmp_path)
     assert main(["fit", "--config", str(recipe), "--trainer.fast_dev_run=true", *overrides]) == 0
 

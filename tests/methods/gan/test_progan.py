@@ -152,12 +152,42 @@ def test_a_run_resumed_mid_fade_is_where_the_uninterrupted_one_is(tmp_path):
         assert torch.equal(value, expected[key]), f"{key} differs after the resume"
 
 
+def grown_in_batches(loader_batch: int, **kwargs) -> zoo.methods.ProGAN:
+    """Two epochs of 64 digits grown 4x4 -> 8x8 (32 images at 4x4, a 32-image fade), a loader of ``loader_batch``."""
+    L.seed_everything(0, verbose=False)
+    model = zoo.create_model("progan", in_shape=(1, 8, 8), **tiny(stable_images=32, fade_images=32, **kwargs))
+    quiet_trainer(max_epochs=2, limit_train_batches=64 // loader_batch, limit_val_batches=0).fit(
+        model, DigitsDataModule(batch_size=loader_batch))
+    return model
+
+
+def test_a_batch_size_per_resolution_steps_through_slices_of_the_loaders_batch():
+    """Steps of 16 sliced from a loader's batches of 32 are the steps of a loader of 16: the same images in the same
+    order, the same draws, so the same weights bit for bit. With {8: 16} only, 4x4 steps on the loader's 32 and 8x8
+    takes two steps per batch."""
+    sliced = grown_in_batches(32, batch_sizes={4: 16, 8: 16})
+    plain = grown_in_batches(16)
+    assert int(sliced.images_seen) == int(plain.images_seen) == 128
+    assert int(sliced.generator_steps) == int(plain.generator_steps) == 8
+    for key, value in plain.state_dict().items():
+        torch.testing.assert_close(sliced.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    mixed = grown_in_batches(32, batch_sizes={8: 16})  # 4x4 at 32: 1 step, then 8x8 at 16: 2 per batch
+    assert int(mixed.images_seen) == 128 and int(mixed.generator_steps) == 1 + 3 * 2
+
+
+def test_a_batch_size_that_does_not_divide_the_loaders_is_one_line():
+    with pytest.raises(ConfigError, match=r"batch_sizes\[8\] = 24 does not divide the loader's batch of 32"):
+        grown_in_batches(32, batch_sizes={8: 24})
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"resolution": 28}, "resolution must be a power of two times 4"),
     ({"resolution": 16}, "resolution 16 is smaller than the images"),
     ({"fade_images": 0}, "fade_images must be > 0"),
     ({"stable_images": -1}, "stable_images must be >= 0"),
     ({"drift": -0.1}, "drift must be >= 0"),
+    ({"batch_sizes": {12: 16}}, r"batch_sizes names side 12, which the nets never run at; use sides of \[4, 8, 16"),
+    ({"batch_sizes": {8: 0}}, r"batch_sizes\[8\] must be >= 1, got 0"),
 ])
 def test_bad_settings_are_one_line(kwargs, message):
     with pytest.raises(ConfigError, match=message) as error:

@@ -11,6 +11,12 @@ resolution by average pooling and, during a fade, blended with their own half-re
 The schedule is a function of one buffer, the count of real images shown (``images_seen``): a run resumed
 mid-phase is at the same resolution and alpha, and the weights carry their place in the schedule.
 
+**Batch size per resolution** (``batch_sizes``, the paper's ``minibatch_dict``, e.g. ``{64: 16, 128: 16, 256: 14}``):
+the loader yields its own batch (the datamodule's ``batch_size``, which must be a multiple of each of them) and a
+resolution with a smaller batch size takes several steps per loader batch, one per consecutive slice, so every
+image is shown once per epoch and the schedule (a count of images) is unchanged. A resolution not named uses the
+loader's batch.
+
 The loss is WGAN-GP's (zoo/methods/gan/wgan_gp.py; lambda = 10) with the paper's **drift term**
 epsilon * E[D(x)^2], epsilon = 0.001 (Appendix A.1), which keeps the critic's output from drifting far from
 zero. Adam (lr 1e-3, betas (0, 0.99), eps 1e-8), one critic update per G update (the authors' code), an EMA of G
@@ -32,9 +38,9 @@ growing's 148.8 and 157.3 (seeds 0 and 1; benchmarks/progan_growth.py).
 Deviations from the paper:
 - Smaller nets for the CPU recipes (channel_base, max_channels in the recipe; the paper: 8192 // side capped at
   512) and far fewer images per phase (the paper: 800k per fade and per stable phase).
-- One batch size for every resolution: the paper's schedule keeps 16 up to 128x128 and lowers it above only to fit
-  GPU memory; the recipes use the datamodule's one batch size (16 as the paper's, 64 on digits, whose 300 epochs
-  are ~6k steps at 64).
+- The recipes use one batch size for every resolution (16 as the paper's, 64 on digits, whose 300 epochs are ~6k
+  steps at 64): the paper keeps 16 up to 128x128 and lowers it above only to fit GPU memory. ``batch_sizes``
+  sets one per resolution when wanted.
 - The Fashion-MNIST recipe's EMA decay is 0.99: its run is a few thousand G steps, where 0.999 would still average
   in the weights of the lower-resolution phases.
 - The output is clamped to [-1, 1] when sampling (the paper's G has a linear output, kept in training).
@@ -43,7 +49,7 @@ Deviations from the paper:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -94,6 +100,8 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
         stable_images: real images each resolution trains after its fade, and 4x4 before the first (>= 0).
         progressive: grow (True); False trains the final nets at the final resolution from the first step: the
             non-progressive baseline of the paper's Table 1, WGAN-GP with the same nets.
+        batch_sizes: minibatch size per resolution side ({side: size}; sides 4 * 2^k up to ``resolution``); a
+            side not named uses the loader's batch, which must be a multiple of every size named.
         penalty_weight: WGAN-GP's lambda (10).
         drift: epsilon of the drift term epsilon * E[D(x)^2] (0.001).
         n_critic: critic updates per generator update (1).
@@ -114,6 +122,7 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
         fade_images: int = 800_000,
         stable_images: int = 800_000,
         progressive: bool = True,
+        batch_sizes: Mapping[int, int] | None = None,
         penalty_weight: float = 10.0,
         drift: float = 0.001,
         n_critic: int = 1,
@@ -136,6 +145,13 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
             raise ConfigError(f"penalty_weight must be >= 0 (the paper uses 10), got {penalty_weight}")
         if drift < 0:
             raise ConfigError(f"drift must be >= 0 (the paper uses 0.001), got {drift}")
+        self.batch_sizes = {int(k): int(v) for k, v in (batch_sizes or {}).items()}
+        for key, size in self.batch_sizes.items():
+            if key not in {4 * 2**level for level in range(self.max_level + 1)}:
+                raise ConfigError(f"batch_sizes names side {key}, which the nets never run at; use sides of "
+                                  f"{[4 * 2**level for level in range(self.max_level + 1)]}")
+            if size < 1:
+                raise ConfigError(f"batch_sizes[{key}] must be >= 1, got {size}")
         self.resolution, self.fade_images, self.stable_images = side, int(fade_images), int(stable_images)
         self.penalty_weight, self.drift, self.progressive = penalty_weight, drift, bool(progressive)
         kwargs.setdefault("ema_decay", 0.999)
@@ -144,6 +160,7 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self._step_growth: tuple[int, float] | None = None
         self._images_seen = 0  # host-side copy during training (no GPU sync per batch)
+        self._sizes_checked = False
 
     def build_nets(self, generator: Any, discriminator: Any) -> None:
         shape = (self.in_shape[0], self.resolution, self.resolution)
@@ -172,19 +189,39 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
         return 4 * 2 ** self.growth()[0]
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
-        # One (level, alpha) for every player of this batch; then count the batch's real images on all ranks.
-        self._step_growth = self.schedule(self._images_seen)
-        try:
-            super().training_step(batch, batch_idx)
-        finally:
-            self._step_growth = None
-        shown = self.images(batch).shape[0] * (self.trainer.world_size if self._trainer is not None else 1)
-        self._images_seen += shown
-        self.images_seen += shown
+        # One (level, alpha) for every player of a step; a side with a smaller batch size takes one step per slice
+        # of the loader's batch. Each step counts its real images on all ranks.
+        n, start = self.images(batch).shape[0], 0
+        if not self._sizes_checked:  # the first batch of a fit is a full one
+            for side, size in self.batch_sizes.items():
+                if n % size:
+                    raise ConfigError(f"batch_sizes[{side}] = {size} does not divide the loader's batch of {n}; "
+                                      "use a data batch_size that is a multiple of every size in batch_sizes")
+            self._sizes_checked = True
+        while start < n:
+            self._step_growth = self.schedule(self._images_seen)
+            size = self.batch_sizes.get(4 * 2 ** self._step_growth[0], n)
+            part = batch if size >= n and start == 0 else self.slice_batch(batch, start, start + size)
+            try:
+                super().training_step(part, batch_idx)
+            finally:
+                self._step_growth = None
+            shown = self.images(part).shape[0] * (self.trainer.world_size if self._trainer is not None else 1)
+            self._images_seen += shown
+            self.images_seen += shown
+            start += size
+
+    @staticmethod
+    def slice_batch(batch: Batch, start: int, stop: int) -> Batch:
+        """Images (and labels) ``start:stop`` of a batch ``x`` or ``(x, y, ...)``."""
+        if isinstance(batch, torch.Tensor):
+            return batch[start:stop]
+        return [part[start:stop] for part in batch]  # type: ignore[index]
 
     def on_train_start(self) -> None:
         super().on_train_start()
         self._images_seen = int(self.images_seen)  # after a checkpoint restore
+        self._sizes_checked = False
 
     # -- the objective ------------------------------------------------------------------------------------
     def real_at(self, x: torch.Tensor, level: int, alpha: float) -> torch.Tensor:
