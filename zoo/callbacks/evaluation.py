@@ -96,9 +96,11 @@ class PeriodicFID(L.Callback):
         pl_module.log(self.key, value, rank_zero_only=False, sync_dist=False)
         if trainer.is_global_zero and self._start is not None:
             elapsed, cpu = time.monotonic() - self._start, time.process_time() - self._cpu_start
-            self.history.append(
-                {"epoch": epoch, "step": trainer.global_step, "time_s": elapsed, "cpu_s": cpu, "fid": value}
-            )
+            row = {"epoch": epoch, "step": trainer.global_step, "time_s": elapsed, "cpu_s": cpu, "fid": value}
+            seen = getattr(pl_module, "images_seen", None)  # a method whose schedule counts images (ProGAN)
+            if isinstance(seen, torch.Tensor):
+                row["images_seen"] = int(seen)
+            self.history.append(row)
             self._write_history(trainer)
 
     def _history_path(self, trainer: L.Trainer):

@@ -2,6 +2,7 @@
 middle of a fade, bad input, and learning on digits (4x4 -> 8x8)."""
 from __future__ import annotations
 
+import json
 import math
 
 import lightning as L
@@ -178,6 +179,22 @@ def test_a_batch_size_per_resolution_steps_through_slices_of_the_loaders_batch()
 def test_a_batch_size_that_does_not_divide_the_loaders_is_one_line():
     with pytest.raises(ConfigError, match=r"batch_sizes\[8\] = 24 does not divide the loader's batch of 32"):
         grown_in_batches(32, batch_sizes={8: 24})
+
+
+def test_a_run_keeps_a_grid_of_each_resolution_and_an_fid_curve_over_images_seen(tmp_path):
+    """160 images per epoch: epoch 0 ends at 4x4 (200 stable images), epoch 1 after the fade to 8x8 (100 images)."""
+    from zoo.callbacks import ImageGrids, PeriodicFID
+
+    L.seed_everything(0, verbose=False)
+    model = zoo.create_model("progan", in_shape=(1, 8, 8), **tiny(stable_images=200, fade_images=100))
+    callbacks = [ImageGrids(n=16, nrow=4, every_n_epochs=1),
+                 PeriodicFID(extractor="digits_cls", n=64, every_n_epochs=1)]
+    quiet_trainer(max_epochs=3, default_root_dir=tmp_path, callbacks=callbacks, limit_train_batches=5,
+                  limit_val_batches=1, num_sanity_val_steps=0).fit(model, DigitsDataModule(batch_size=32))
+    grids = sorted(p.name for p in (tmp_path / "images").glob("samples_*x*_epoch=*.png"))
+    assert grids == ["samples_4x4_epoch=000.png", "samples_8x8_epoch=001.png", "samples_8x8_epoch=002.png"]
+    history = json.loads((tmp_path / "fid_history.json").read_text())["history"]
+    assert [row["images_seen"] for row in history] == [160, 320, 480]
 
 
 @pytest.mark.parametrize("kwargs, message", [

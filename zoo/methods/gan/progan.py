@@ -25,7 +25,9 @@ minibatch stddev, nearest up / average down) are in zoo/nets/progan.py.
 
 Images whose side is not 4 * 2^k (Fashion-MNIST's 28) are padded with the background (0) to the next one
 (``resolution``, 32); ``sample`` and ``decode`` crop back, so they return images of the data's shape in [0, 1].
-While the nets are below the final resolution, samples are the current resolution upsampled (nearest).
+While the nets are below the final resolution, samples are the current resolution upsampled (nearest). A run's
+``ImageGrids`` also writes ``samples_<side>x<side>`` at the nets' own side, so a grid of each resolution stays, and
+``PeriodicFID``'s ``fid_history.json`` records ``images_seen`` with each FID: the curve over images shown.
 
 DDP: the blocks of resolutions not reached yet get no gradient; the engine declares unused parameters for every
 method with more than one player, so they are expected (tests/methods/test_ddp.py grows during a 2-rank run).
@@ -305,6 +307,17 @@ class ProGAN(WassersteinObjective, TwoPlayerGAN):
         at the current level (upsampled while below the final resolution)."""
         images = self.generate(z.to(self.device, self.dtype), self.sampling_net("generator"))
         return to_unit(self.full_size(images).clamp(-1.0, 1.0).float())
+
+
+    @torch.no_grad()
+    def extra_grids(self, *, nrow: int, generator: torch.Generator | None = None
+                    ) -> dict[str, tuple[torch.Tensor, int]]:
+        """The EMA generator's samples at the nets' current side, not upsampled: ``samples_<side>x<side>``, one
+        name per resolution, so a run keeps a grid of each resolution it grew through."""
+        side = self.current_resolution
+        z = self.randn(nrow * nrow, self.latent_dim, generator=generator)
+        images = self.generate(z.to(self.device, self.dtype), self.sampling_net("generator"))
+        return {f"samples_{side}x{side}": (to_unit(images.clamp(-1.0, 1.0).float()), nrow)}
 
 
 @register_model
