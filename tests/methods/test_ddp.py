@@ -47,8 +47,10 @@ PROGAN_TINY = {net: {"class_path": f"zoo.nets.ProGAN{net.title()}",
      ("aae", {"prior": "mixture", "latent_dim": 2, "label_conditioned": True, "num_classes": 10,
               "labeled_fraction": 0.5}),
      ("progan", {"fade_images": 32, "stable_images": 48, "generator": PROGAN_TINY["generator"],
-                 "discriminator": PROGAN_TINY["discriminator"]})],
-    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan", "aae", "progan"],
+                 "discriminator": PROGAN_TINY["discriminator"]}),
+     ("vae_gan", {}), ("avb", {"adaptive_contrast": True})],
+    ids=["ae", "vae", "wgan_gp", "three_players", "cgan_projection", "infogan", "mad_gan", "aae", "progan", "vae_gan",
+         "avb_adaptive_contrast"],
 )
 def test_two_cpu_ranks_stay_identical(name, kwargs, tmp_path):
     out = tmp_path / "checksums.pt"
