@@ -42,7 +42,8 @@ _LAZY = {
 #: ``(model, *, data) -> {"metrics": {...}, "protocol": {...}}``, as "module:function" so nothing loads early
 MODEL_METRICS = {"code_accuracy": "zoo.metrics.codes:evaluate_codes",
                  "prior_mmd": "zoo.metrics.two_sample:evaluate_prior_match",
-                 "class_kept": "zoo.metrics.reconstruction:evaluate_class_kept"}
+                 "class_kept": "zoo.metrics.reconstruction:evaluate_class_kept",
+                 "disentanglement": "zoo.metrics.disentanglement:evaluate_disentanglement"}
 
 
 def model_metric(name: str):

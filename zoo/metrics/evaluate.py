@@ -42,7 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from zoo.capabilities import CONDITIONAL, LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, capabilities_of, require
+from zoo.capabilities import CONDITIONAL, ENCODE, LIKELIHOOD, LIKELIHOOD_KINDS, SAMPLE, capabilities_of, require
 from zoo.data import ImageDataModule
 from zoo.data.binarize import STATIC_SEED
 from zoo.distributions import bits_per_dim
@@ -61,7 +61,7 @@ from zoo.metrics.sample_quality import (
 from zoo.paths import write_json, zoo_home
 from zoo.registry import did_you_mean
 
-METRICS = (*SAMPLE_METRICS, "nll")
+METRICS = (*SAMPLE_METRICS, "nll", "disentanglement")
 SPLITS = ("train", "test")
 #: ``--data`` names -> datamodule class paths; the name is also the dataset's name in extractor entries.
 DATASETS = {
@@ -69,6 +69,7 @@ DATASETS = {
     "fashion_mnist": "zoo.data.FashionMNISTDataModule",
     "mnist": "zoo.data.MNISTDataModule",
     "cifar10": "zoo.data.CIFAR10DataModule",
+    "sprites": "zoo.data.SpritesDataModule",
 }
 #: datamodule arguments that change neither the images nor the official splits (not part of the cache key)
 LOADER_ARGS = ("batch_size", "num_workers", "seed", "val_size", "download", "in_memory", "device", "random_flip")
@@ -200,6 +201,7 @@ def evaluate(
     nll_split: str = "test",
     n_nll: int | None = None,
     nll_batch_size: int = 4096,
+    disentanglement_scale: float = 1.0,
     device: str | None = None,
 ) -> dict[str, Any]:
     """Score ``model_ref`` (a pretrained name, a ``.ckpt`` or a ``.safetensors`` file); see the module doc.
@@ -210,6 +212,9 @@ def evaluate(
 
     names = parse_metrics(metrics)
     counts = {"n_fake": n_fake, "batch_size": batch_size, "nll_k": nll_k, "nll_batch_size": nll_batch_size}
+    if not 0 < disentanglement_scale <= 1:
+        raise ConfigError(f"--disentanglement-scale must be in (0, 1] (1: disentanglement_lib's counts), got "
+                          f"{disentanglement_scale}")
     for name, value in counts.items():
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
@@ -344,6 +349,13 @@ def evaluate(
         }
         if conditional:
             protocol["nll"]["given"] = "each image's own class label: log p(x | y)"
+    if "disentanglement" in names:  # the beta-VAE metric, the FactorVAE metric and MIG, on data with factors
+        from zoo.metrics.disentanglement import evaluate_disentanglement
+
+        require(model, ENCODE, to="be scored on disentanglement (it reads encode(x))", name=str(model_ref))
+        scores = evaluate_disentanglement(model, data=data, seed=seed, scale=disentanglement_scale)
+        results.update(scores["metrics"])
+        protocol.update(scores["protocol"])
     protocol.update(versions=versions(), **git_commit())
     return {
         "model": str(model_ref),
@@ -425,6 +437,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nll-k", type=int, default=5000, help="importance samples per image for nll (default 5000)")
     parser.add_argument("--nll-split", choices=SPLITS, default="test", help="images for nll (default test)")
     parser.add_argument("--n-nll", type=int, default=None, help="first n images of the nll split (default all)")
+    parser.add_argument(
+        "--disentanglement-scale", type=float, default=1.0,
+        help="times disentanglement_lib's counts for the beta-VAE and FactorVAE metrics (default 1: theirs)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default cuda when available)")
 
 
@@ -445,6 +461,7 @@ def evaluate_main(opts: argparse.Namespace) -> None:
         nll_k=opts.nll_k,
         nll_split=opts.nll_split,
         n_nll=opts.n_nll,
+        disentanglement_scale=opts.disentanglement_scale,
         device=opts.device,
     )
     print(format_table(result))  # first: a failed write must not lose the computed numbers
