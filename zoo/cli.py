@@ -75,11 +75,20 @@ def sample_main(opts: argparse.Namespace) -> None:
     check_image_path(opts.out, "--out")  # before the model loads: a wrong name costs nothing
     model = zoo.load(opts.model)
     generator = torch.Generator().manual_seed(opts.seed)
-    if opts.interpolate:
+    if opts.interpolate and opts.traverse:
+        raise ConfigError("--interpolate and --traverse draw different grids; pass one of them")
+    if opts.traverse:
+        from zoo.latent import traversal_grid
+
+        require(model, DECODE, to="sweep its latent dimensions (--traverse)", name=opts.model)
+        images, nrow = traversal_grid(model, opts.steps, limit=opts.limit), opts.steps
+        what = f"latent traversals ({model.latent_dim} rows, one per dimension, -{opts.limit:g} to {opts.limit:g})"
+    elif opts.interpolate:
         from zoo.latent import interpolation_grid
 
         require(model, DECODE, to="walk a latent code (--interpolate)", name=opts.model)
-        images, nrow, what = interpolation_grid(model, opts.n, opts.steps, generator=generator), opts.steps, "walks"
+        images, nrow = interpolation_grid(model, opts.n, opts.steps, generator=generator), opts.steps
+        what = f"{opts.n} walks"
     else:
         require(model, SAMPLE, to="sample", name=opts.model)
         if opts.label is not None:
@@ -87,10 +96,11 @@ def sample_main(opts: argparse.Namespace) -> None:
             images = model.sample(opts.n, y=opts.label, generator=generator)
         else:
             images = model.sample(opts.n, generator=generator)
-        nrow, what = opts.nrow, "samples" if opts.label is None else f"samples of class {opts.label}"
+        nrow = opts.nrow
+        what = f"{opts.n} samples" if opts.label is None else f"{opts.n} samples of class {opts.label}"
     Path(opts.out).parent.mkdir(parents=True, exist_ok=True)
     save_image(images, opts.out, nrow=nrow)
-    print(f"wrote {opts.n} {what} of {opts.model} to {opts.out}")
+    print(f"wrote {what} of {opts.model} to {opts.out}")
 
 
 def probe_main(opts: argparse.Namespace) -> None:
@@ -275,7 +285,15 @@ def build_parser(*, evaluate_options: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="latent walks instead (DCGAN Sec. 6.1): --n rows, each from one random z to another in --steps images",
     )
-    p.add_argument("--steps", type=_at_least_two, default=8, help="images per walk with --interpolate (default 8)")
+    p.add_argument(
+        "--traverse",
+        action="store_true",
+        help="latent traversals instead (beta-VAE Fig. 7): one row per latent dimension, swept over --limit",
+    )
+    p.add_argument("--limit", type=float, default=3.0,
+                   help="--traverse sweeps each dimension from -limit to limit (default 3)")
+    p.add_argument("--steps", type=_at_least_two, default=8,
+                   help="images per walk with --interpolate or per row with --traverse (default 8)")
     p = sub.add_parser("complete", help="fill in the missing half of test images (autoregressive models); a PNG grid")
     p.add_argument("model", help="pretrained name, a .ckpt from zoo fit, or a .safetensors file")
     p.add_argument("--data", required=True, help="dataset name (digits, fashion_mnist) or a recipe .yaml")

@@ -5,6 +5,9 @@ They work on any model with ``latent_dim`` and ``decode(z) -> images in [0, 1]``
 - ``interpolate(z0, z1, steps)``: points on the line from z0 to z1 (Sec. 6.1, "walking in the latent
   space": smooth transitions mean the model has not memorised);
 - ``interpolation_grid(model, rows, steps)``: one walk per row between random pairs of codes;
+- ``traversal_grid(model, steps, limit)``: one row per latent dimension, that dimension swept from -limit to
+  +limit with the others held (Higgins et al. 2017, "beta-VAE", Fig. 1 and 7: a disentangled code changes one
+  factor per row);
 - ``vector_arithmetic(model, a, b, c)``: decode(mean(z_a) - mean(z_b) + mean(z_c)), the paper's
   "smiling woman - neutral woman + neutral man" with codes averaged over exemplars (Sec. 6.3: single
   codes are unstable, averages of three work).
@@ -44,6 +47,25 @@ def interpolation_grid(
     ends = torch.randn(rows, 2, model.latent_dim, generator=generator)
     z = torch.cat([interpolate(z0, z1, steps) for z0, z1 in ends])  # (rows * steps, D)
     return model.decode(z)
+
+
+@torch.no_grad()
+def traversal_grid(model: Decodable, steps: int, *, limit: float = 3.0, base: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """Images (latent_dim * steps, C, H, W) in [0, 1]: row d decodes ``base`` (default the prior's mean, 0) with
+    dimension d set to ``steps`` values evenly spaced in [-limit, limit]."""
+    if steps < 2:
+        raise ConfigError(f"steps must be >= 2 (both ends of the sweep), got {steps}")
+    if not limit > 0:
+        raise ConfigError(f"limit must be > 0 (the sweep is -limit to +limit; Higgins et al. use 3), got {limit}")
+    base = torch.zeros(model.latent_dim) if base is None else base.detach().flatten().float().cpu()
+    if base.shape != (model.latent_dim,):
+        raise ConfigError(f"base must be one code of {model.latent_dim} values, got {base.numel()}")
+    values = torch.linspace(-limit, limit, steps)
+    z = base.repeat(model.latent_dim, steps, 1)  # (D rows, steps, D)
+    rows = torch.arange(model.latent_dim)
+    z[rows, :, rows] = values  # row d: dimension d swept
+    return model.decode(z.flatten(0, 1))
 
 
 @torch.no_grad()

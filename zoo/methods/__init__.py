@@ -1,7 +1,7 @@
 """One LightningModule per method, on a family base; importing this package registers every entry point.
 
 Bases: ``ZooModule`` (anything ``zoo fit`` trains) -> ``GenerativeModel`` (``sample``) ->
-``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE); ``MultiPlayerModel`` (the players engine,
+``LatentVariableModel`` (encoder/decoder; AE, DAE, VAE, beta-VAE); ``MultiPlayerModel`` (the players engine,
 zoo/methods/players.py) -> ``TwoPlayerGAN`` (GAN, DCGAN, WGAN, WGAN-GP,
 cGAN, MAD-GAN, InfoGAN, ProGAN) and the hybrids (AAE, AVB, BiGAN, VAE-GAN).
 """
@@ -27,11 +27,13 @@ from zoo.methods.hybrid.avb import AdversarialVariationalBayes
 from zoo.methods.hybrid.bigan import BiGAN
 from zoo.methods.hybrid.vae_gan import VAEGAN
 from zoo.methods.players import MultiPlayerModel, Player
+from zoo.methods.vae.beta_vae import BetaVAE
 from zoo.methods.vae.vae import VAE
 
 __all__ = [
     "AdversarialAutoencoder",
     "AdversarialVariationalBayes",
+    "BetaVAE",
     "BiGAN",
     "DCGAN",
     "InfoGAN",

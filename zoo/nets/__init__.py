@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from torch import nn
 
 from zoo.nets.batchnorm import ReferenceBatchNorm2d, VirtualBatchNorm2d
+from zoo.nets.beta_vae import BurgessDecoder, BurgessEncoder
 from zoo.nets.conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
 from zoo.nets.conv import ConvDecoder, ConvEncoder
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -42,6 +43,8 @@ CONV_NETS = {
 __all__ = [
     "CONV_NETS",
     "MLP_NETS",
+    "BurgessDecoder",
+    "BurgessEncoder",
     "ConditionalDCGANDiscriminator",
     "ConditionalDCGANGenerator",
     "ConvDecoder",
