@@ -248,6 +248,7 @@ def disentanglement(encode: Encode, source: FactorSource, *, seed: int = 0, scal
                                                n_variance=count(10_000), seed=seed),
         "mig": mig(encode, source, n=10_000, seed=seed),
     }
+    results["mig"]["protocol"]["per_factor"] = results["mig"]["mig_per_factor"]  # which factors have a latent
     metrics = {name: result[name] for name, result in results.items()}
     return {"metrics": metrics, "protocol": {name: result["protocol"] for name, result in results.items()}}
 
