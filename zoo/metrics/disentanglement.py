@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from zoo.errors import ConfigError
+from zoo.metrics.probe import encode_images
 
 Encode = Callable[[torch.Tensor], torch.Tensor]
 
@@ -61,12 +62,6 @@ def _check_counts(**counts: int) -> None:
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
-
-
-@torch.no_grad()
-def encode_images(encode: Encode, images: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """``encode`` of images in batches, as float64 on the CPU, (N, D)."""
-    return torch.cat([encode(images[i:i + batch_size]).double().cpu() for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
@@ -189,22 +184,16 @@ def discretize(codes: np.ndarray, bins: int) -> np.ndarray:
 
 
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
-    """I(a; b) in nats of two discrete samples (N,) from their joint histogram (the plug-in estimate)."""
-    _, a = np.unique(a, return_inverse=True)
-    _, b = np.unique(b, return_inverse=True)
-    joint = np.zeros((a.max() + 1, b.max() + 1))
-    np.add.at(joint, (a, b), 1)
-    joint /= joint.sum()
-    outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
-    nonzero = joint > 0
-    return float((joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])).sum())
+    """I(a; b) in nats of two discrete samples (N,): the plug-in estimate from their joint histogram
+    (scikit-learn's ``mutual_info_score``, as disentanglement_lib uses)."""
+    from sklearn.metrics import mutual_info_score
+
+    return float(mutual_info_score(a, b))
 
 
 def entropy(a: np.ndarray) -> float:
-    """H(a) in nats of a discrete sample (N,) (the plug-in estimate)."""
-    _, counts = np.unique(a, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    """H(a) in nats of a discrete sample (N,): I(a; a), the plug-in estimate."""
+    return mutual_information(a, a)
 
 
 def mutual_information_gap(codes: np.ndarray, factors: np.ndarray, *, bins: int = 20) -> tuple[float, np.ndarray]:

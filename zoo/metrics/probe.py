@@ -12,6 +12,7 @@ codes standardised with the training codes' mean and standard deviation. Labels 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,16 @@ METRIC, BASELINE = "probe_accuracy", "probe_accuracy_random_init"
 
 
 @torch.no_grad()
+def encode_images(encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, *,
+                  batch_size: int = 1000) -> torch.Tensor:
+    """``encode`` of images in batches, as float64 on the CPU, (N, D)."""
+    return torch.cat([encode(images[i:i + batch_size]).float().cpu() for i in range(0, len(images), batch_size)]
+                     ).double()
+
+
 def codes_of(model: Any, x: torch.Tensor, *, batch_size: int = 1000) -> np.ndarray:
     """``model.encode`` of images x in [0, 1], in batches, as float64 numpy (N, D)."""
-    return torch.cat([model.encode(x[i:i + batch_size]).float().cpu()
-                      for i in range(0, len(x), batch_size)]).double().numpy()
+    return encode_images(model.encode, x, batch_size=batch_size).numpy()
 
 
 def probe_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
